@@ -1,0 +1,141 @@
+# libfrozen -- build, test, install.
+#   make                 lib/libfrozen.so.MAJOR.MINOR.PATCH (+ links), lib/libfrozen.a, bin/frozen
+#   make check           Check test suite (and the plain-C header test)
+#   make check-asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fixtures        regenerate committed test fixtures (PyTorch reference, npm gpt-3-encoder)
+#   make bench           benchmarks beside the PyTorch peer (not a test)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps            install the system packages (apt, as root) or print the apt line
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+PYTHON  ?= /usr/bin/python3
+
+# The version lives in the header; the soname carries the ABI major.
+VERSION_MAJOR := $(shell sed -n 's/^\#define FRZ_VERSION_MAJOR \([0-9]*\).*/\1/p' include/frozen.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define FRZ_VERSION_MINOR \([0-9]*\).*/\1/p' include/frozen.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define FRZ_VERSION_PATCH \([0-9]*\).*/\1/p' include/frozen.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+SONAME  := libfrozen.so.$(VERSION_MAJOR)
+
+DEPS_PC   := openblas libpcre2-8 jansson
+DEPS_CFLAGS := $(shell pkg-config --cflags $(DEPS_PC) 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs $(DEPS_PC) 2>/dev/null) -lm -lpthread
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC -fvisibility=hidden \
+               -fopenmp -Iinclude -Isrc $(DEPS_CFLAGS) $(SAN)
+LDFLAGS_ALL := -fopenmp $(SAN)
+
+# Build directory: objects for the plain and the sanitizer builds are kept apart.
+BUILD ?= build
+
+LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+TEST_SRC  := $(sort $(wildcard tests/check_*.c))
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_UTIL := $(sort $(wildcard tests/util/*.c))
+
+LIB_SO   := lib/libfrozen.so.$(VERSION)
+LIB_A    := lib/libfrozen.a
+CLI_BIN  := bin/frozen
+
+.PHONY: all clean check check-asan install uninstall fixtures bench deps symbols-check
+
+all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_SO): $(LIB_OBJ) src/libfrozen.map
+	@mkdir -p lib
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libfrozen.map -Wl,--no-undefined \
+	    $(LDFLAGS_ALL) -o $@ $(LIB_OBJ) $(DEPS_LIBS)
+
+lib/$(SONAME): $(LIB_SO)
+	ln -sf $(notdir $(LIB_SO)) $@
+lib/libfrozen.so: lib/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p lib
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+# The CLI links the static library, so it runs from the source tree without LD_LIBRARY_PATH.
+$(CLI_BIN): $(CLI_OBJ) $(LIB_A)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB_A) $(DEPS_LIBS)
+
+lib/frozen.pc: pkgconfig/frozen.pc.in include/frozen.h
+	@mkdir -p lib
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# ---- tests -----------------------------------------------------------------------------------------------
+# Each tests/check_*.c is its own Check program (a crash in one does not hide the others). They link the
+# static library so they can reach internal functions (the fault-injection hook, the safetensors reader).
+$(BUILD)/tests/check_%: tests/check_%.c $(TEST_UTIL) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_UTIL) $(LIB_A) \
+	    $(DEPS_LIBS) $(CHECK_LIBS) $(LDFLAGS_ALL)
+
+# The header must be plain C11: compiled with -pedantic against nothing but frozen.h, linked to the .so.
+$(BUILD)/tests/header_c11: tests/header_c11.c include/frozen.h lib/$(SONAME) lib/libfrozen.so
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror $(SAN) -Iinclude -o $@ $< -Llib -lfrozen -Wl,-rpath,'$$ORIGIN/../../lib'
+
+check: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
+	@FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN)
+
+# Sanitizer build: separate objects, same tests. LeakSanitizer is part of ASan on Linux.
+check-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LIB_SO_DIR=build-asan check-asan-run
+check-asan-run: $(TEST_BIN)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN)
+
+# The shared library exports exactly the documented API (the frz_ functions declared in frozen.h).
+symbols-check: $(LIB_SO)
+	@sh tests/check_exports.sh $(LIB_SO) include/frozen.h
+
+fixtures:
+	sh tests/reference/make_fixtures.sh
+
+bench: all
+	sh bench/run.sh
+
+deps:
+	sh tools/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -m 644 include/frozen.h $(DESTDIR)$(INCDIR)/frozen.h
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfrozen.so
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libfrozen.a
+	install -m 644 lib/frozen.pc $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/frozen
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/frozen.h $(DESTDIR)$(LIBDIR)/libfrozen.* $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc \
+	    $(DESTDIR)$(BINDIR)/frozen
+
+clean:
+	rm -rf build build-asan lib/libfrozen* lib/frozen.pc bin/frozen
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

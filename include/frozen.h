@@ -1,0 +1,280 @@
+/*
+ * frozen.h -- libfrozen, an embeddable implementation of Frozen
+ * (Tsimpoukelli et al., "Multimodal Few-Shot Learning with Frozen Language Models", NeurIPS 2021).
+ *
+ * Quick tour
+ * ----------
+ *     frz_lm *lm = NULL;
+ *     if (frz_lm_load("models/gpt2", &lm) != FRZ_OK) {          // a Hugging Face GPT-2 folder
+ *         fprintf(stderr, "%s\n", frz_last_error());            // names the file / tensor / field at fault
+ *         return 1;
+ *     }
+ *     frz_session *s = NULL;
+ *     frz_session_create(lm, &s);                               // per-thread state: KV cache, scratch, RNG
+ *     frz_session_set_int(s, FRZ_OPT_THREADS, 2);
+ *
+ *     int32_t ids[256]; size_t n = 0;
+ *     frz_tokenize(lm, "Hello, my dog", (size_t)-1, 0, ids, 256, &n);
+ *     frz_input in = { 0, n, ids, NULL };                       // sequence 0, n token ids
+ *     frz_session_eval(s, &in, 1, FRZ_LOGITS_LAST);             // prefill (fills the KV cache)
+ *
+ *     frz_generate_params gp; frz_generate_params_init(&gp);  // greedy by default
+ *     gp.max_tokens = 20;
+ *     int32_t out[20]; size_t n_out = 0;
+ *     frz_generate(s, 0, &gp, out, 20, &n_out);                 // continues sequence 0
+ *     char text[1024]; size_t len = 0;
+ *     frz_detokenize(lm, out, n_out, text, sizeof text, &len);
+ *
+ *     frz_session_free(s);
+ *     frz_lm_free(lm);
+ *
+ * Conventions
+ * -----------
+ * - Handles are opaque. Every create/load has a matching free; free(NULL) is a no-op.
+ * - Every fallible call returns a frz_status. FRZ_OK is 0. frz_strerror() gives static text for a code;
+ *   frz_last_error() gives the calling thread's detailed message for its most recent failure.
+ * - The library never calls exit() or abort() and never writes to stdout or stderr. Diagnostics go to the
+ *   log callback (frz_set_log_callback), which is silent until the host sets one.
+ * - Buffer-filling calls take (buffer, capacity, *needed): they always store the size they need, and return
+ *   FRZ_ERR_BUFFER_TOO_SMALL without writing a partial result when the capacity is short.
+ * - ABI-safe parameters. Scalar options are set through setters keyed by an enum (frz_session_set_int,
+ *   frz_session_set_float). Parameter structs begin with a `struct_size` member: call the matching *_init()
+ *   function, which sets struct_size = sizeof(struct) as the caller compiled it, and the library reads only
+ *   the members that existed at that size. New members are only ever appended; enum values are never
+ *   renumbered. Plain data structs without struct_size (frz_input) are frozen for the life of the ABI major.
+ *
+ * Threads and ownership
+ * ---------------------
+ * - frz_lm is read-only after frz_lm_load returns: any number of threads may use one model at once
+ *   (tokenize, detokenize, sessions). Free it only after every session created from it is freed.
+ * - frz_session owns all per-run state (KV cache, activations, logits, RNG). One session is used by one thread
+ *   at a time; create one session per thread. A session keeps a pointer to its model.
+ * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike.
+ *   OpenBLAS's own thread count is process-wide, so the session sets it before each product; sessions running
+ *   concurrently in several threads should use the same value.
+ * - frz_last_error() is thread-local; the log callback is process-wide and may be called from any thread.
+ *
+ * Performance note: OpenBLAS may mis-detect recent CPUs and run a generic kernel (5x slower). frz_blas_advice()
+ * says so and names the fix (for example OPENBLAS_CORETYPE=SkylakeX in the environment).
+ */
+#ifndef FROZEN_H
+#define FROZEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* FRZ_API marks the exported API. Inside the library build FRZ_BUILDING is defined. */
+#if defined(_WIN32)
+#  if defined(FRZ_BUILDING)
+#    define FRZ_API __declspec(dllexport)
+#  else
+#    define FRZ_API
+#  endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define FRZ_API __attribute__((visibility("default")))
+#else
+#  define FRZ_API
+#endif
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* Version. The major number is the ABI major carried by the soname (libfrozen.so.MAJOR).                   */
+
+#define FRZ_VERSION_MAJOR 0
+#define FRZ_VERSION_MINOR 1
+#define FRZ_VERSION_PATCH 0
+#define FRZ_VERSION_STRING "0.1.0"
+#define FRZ_VERSION_NUMBER (FRZ_VERSION_MAJOR * 10000 + FRZ_VERSION_MINOR * 100 + FRZ_VERSION_PATCH)
+
+/* The version of the library actually linked at run time (compare with FRZ_VERSION_NUMBER). */
+FRZ_API unsigned frz_version_number(void);
+FRZ_API const char *frz_version_string(void);
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* Status codes and errors                                                                                */
+
+typedef enum frz_status {
+    FRZ_OK = 0,
+    FRZ_ERR_IO = 1,               /* a file could not be opened, read, mapped or written */
+    FRZ_ERR_FORMAT = 2,           /* malformed content: JSON, safetensors header, offsets, merges, ... */
+    FRZ_ERR_UNSUPPORTED = 3,      /* well-formed but not supported: dtype, architecture, activation */
+    FRZ_ERR_SHAPE = 4,            /* a tensor or argument has the wrong shape */
+    FRZ_ERR_INVALID_ARG = 5,      /* a bad argument: NULL handle, out-of-range id or option value */
+    FRZ_ERR_NOMEM = 6,            /* an allocation failed */
+    FRZ_ERR_CANCELLED = 7,        /* the abort callback asked to stop */
+    FRZ_ERR_BUFFER_TOO_SMALL = 8, /* the caller's buffer is short; *needed says how much is required */
+    FRZ_ERR_CONTEXT_FULL = 9      /* a sequence would exceed the model's context length */
+} frz_status;
+
+/* Static text for a code ("I/O error", ...). Never NULL. */
+FRZ_API const char *frz_strerror(frz_status code);
+
+/* The calling thread's detailed message for its most recent failure: the file, tensor, JSON field or byte
+ * offset at fault. Empty string if none. Valid until the thread's next failing call. */
+FRZ_API const char *frz_last_error(void);
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* Logging                                                                                                  */
+
+typedef enum frz_log_level {
+    FRZ_LOG_ERROR = 0,
+    FRZ_LOG_WARN = 1,
+    FRZ_LOG_INFO = 2,
+    FRZ_LOG_DEBUG = 3
+} frz_log_level;
+
+/* text is one line without a trailing newline, valid only during the call. */
+typedef void (*frz_log_fn)(frz_log_level level, const char *text, void *user_data);
+
+/* Process-wide. fn == NULL silences the library (the default). Messages above max_level are not built. */
+FRZ_API void frz_set_log_callback(frz_log_fn fn, void *user_data, frz_log_level max_level);
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* BLAS                                                                                                     */
+
+/* The OpenBLAS core in use (e.g. "Haswell", "SkylakeX", "Prescott"). Never NULL. */
+FRZ_API const char *frz_blas_corename(void);
+
+/* NULL when the BLAS kernel suits this CPU; otherwise static advice naming the fix, e.g. that OpenBLAS runs its
+ * generic "Prescott" kernel on a CPU with AVX-512 and OPENBLAS_CORETYPE=SkylakeX would be about 5x faster. */
+FRZ_API const char *frz_blas_advice(void);
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* The language model (GPT-2 family), frozen: read-only after load, shareable across threads.              */
+
+typedef struct frz_lm frz_lm;
+
+/* Loads a Hugging Face GPT-2 folder: config.json, model.safetensors (or model.safetensors.index.json with its
+ * shards), vocab.json, merges.txt. F32 weights are used in place from the memory-mapped file; F16 and BF16 are
+ * converted to f32 at load. */
+FRZ_API frz_status frz_lm_load(const char *dir, frz_lm **out);
+FRZ_API void frz_lm_free(frz_lm *lm);
+
+typedef enum frz_lm_prop {
+    FRZ_LM_N_LAYER = 0,
+    FRZ_LM_N_HEAD = 1,
+    FRZ_LM_N_EMBD = 2,     /* D, the width of an embedding vector */
+    FRZ_LM_N_VOCAB = 3,
+    FRZ_LM_N_CTX = 4,      /* maximum positions */
+    FRZ_LM_EOT_TOKEN = 5,  /* id of <|endoftext|>, or -1 if the vocabulary has none */
+    FRZ_LM_N_PARAMS = 6
+} frz_lm_prop;
+
+/* A model property; -1 for an unknown key or a NULL model. */
+FRZ_API int64_t frz_lm_get(const frz_lm *lm, frz_lm_prop prop);
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* Tokenizer: GPT-2 byte-level BPE, identical to the GPT-2 reference encoder.                              */
+
+/* Parse "<|endoftext|>" (and other special tokens) in the text as special tokens. Off by default: special
+ * token text in user input is ordinary text. */
+#define FRZ_TOKENIZE_SPECIAL 1u
+
+/* Encodes len bytes of UTF-8 text (len == (size_t)-1: NUL-terminated). Invalid UTF-8 is encoded byte by byte
+ * and never fails. *n_ids receives the number of ids; FRZ_ERR_BUFFER_TOO_SMALL if it exceeds cap. */
+FRZ_API frz_status frz_tokenize(const frz_lm *lm, const char *text, size_t len, unsigned flags,
+                                int32_t *ids, size_t cap, size_t *n_ids);
+
+/* Decodes ids to bytes (UTF-8 unless the ids split a character). *n_bytes receives the length without the NUL;
+ * the output is NUL-terminated, so cap must be at least *n_bytes + 1. Ids out of range: FRZ_ERR_INVALID_ARG. */
+FRZ_API frz_status frz_detokenize(const frz_lm *lm, const int32_t *ids, size_t n_ids,
+                                  char *text, size_t cap, size_t *n_bytes);
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* Sessions: per-thread state. A session holds up to FRZ_OPT_MAX_SEQS independent sequences ("slots"), each with
+ * its KV cache, so a batch of sequences runs in one call.                                                 */
+
+typedef struct frz_session frz_session;
+
+FRZ_API frz_status frz_session_create(const frz_lm *lm, frz_session **out);
+FRZ_API void frz_session_free(frz_session *s);
+
+typedef enum frz_session_opt {
+    FRZ_OPT_THREADS = 0,  /* int, >= 1; default 1 */
+    FRZ_OPT_SEED = 1,     /* int, the RNG seed used by sampling; default 0. Setting it reseeds. */
+    FRZ_OPT_MAX_SEQS = 2  /* int, number of sequence slots (1..4096); default 1. Changing it clears all. */
+} frz_session_opt;
+
+FRZ_API frz_status frz_session_set_int(frz_session *s, frz_session_opt opt, int64_t value);
+
+/* Return non-zero from the abort callback to stop the running call with FRZ_ERR_CANCELLED. It is polled between
+ * layers and between generated tokens. A cancelled eval leaves the sequences it touched unchanged. */
+typedef int (*frz_abort_fn)(void *user_data);
+FRZ_API void frz_session_set_abort(frz_session *s, frz_abort_fn fn, void *user_data);
+
+/* A special token value: this position takes its input from an embedding vector instead of a token id. */
+#define FRZ_TOKEN_EMBEDDING (-1)
+
+/* New positions for one sequence slot. Position i is token tokens[i], or, where tokens[i] == FRZ_TOKEN_EMBEDDING
+ * (or tokens == NULL), the embedding vector embd[i * n_embd ... + n_embd) used in place of the token
+ * embedding. Learned position embeddings are added in both cases. This is how a visual prefix enters the LM. */
+typedef struct frz_input {
+    int32_t seq;            /* sequence slot, 0 .. FRZ_OPT_MAX_SEQS-1 */
+    size_t n;               /* number of new positions (>= 1) */
+    const int32_t *tokens;  /* n ids, or NULL when every position is an embedding */
+    const float *embd;      /* n * n_embd floats, or NULL when every position is a token */
+} frz_input;
+
+typedef enum frz_logits_mode {
+    FRZ_LOGITS_LAST = 0,  /* logits of each input's last new position: n_inputs rows */
+    FRZ_LOGITS_ALL = 1,   /* logits of every new position: sum of n rows, inputs in order */
+    FRZ_LOGITS_NONE = 2   /* none (prefill only); the last position's logits are still kept for generation */
+} frz_logits_mode;
+
+/* Appends the inputs to their sequences (each slot at most once per call) and runs the LM over all of them in
+ * one batched pass, reusing each sequence's KV cache. FRZ_ERR_CONTEXT_FULL if a sequence would pass n_ctx. */
+FRZ_API frz_status frz_session_eval(frz_session *s, const frz_input *inputs, size_t n_inputs,
+                                    frz_logits_mode mode);
+
+/* Logits (n_vocab floats) of row `row` of the most recent eval, or NULL if out of range. Valid until the
+ * session's next call. */
+FRZ_API const float *frz_session_logits(const frz_session *s, size_t row);
+
+/* Number of positions stored for a sequence slot (-1 if out of range). */
+FRZ_API int64_t frz_session_seq_len(const frz_session *s, int32_t seq);
+
+/* Shortens a sequence to its first n positions (n = 0 clears it); seq = -1 applies to every slot. */
+FRZ_API frz_status frz_session_seq_truncate(frz_session *s, int32_t seq, size_t n);
+
+/* ------------------------------------------------------------------------------------------------------- */
+/* Generation and scoring                                                                                  */
+
+/* Called after each generated token; return non-zero to stop generation (not an error). */
+typedef int (*frz_token_fn)(int32_t token, void *user_data);
+
+typedef struct frz_generate_params {
+    size_t struct_size;       /* set by frz_generate_params_init */
+    int32_t max_tokens;       /* stop after this many new tokens; default 64 */
+    float temperature;        /* <= 0: greedy (default 0) */
+    int32_t top_k;            /* keep the k most likely tokens; 0: off (default) */
+    float top_p;              /* nucleus: smallest set with mass >= top_p; 1: off (default) */
+    int stop_at_eot;          /* stop at <|endoftext|> (not included in the output); default 1 */
+    const char *const *stop;  /* stop strings (UTF-8); generation stops once the text contains one */
+    size_t n_stop;
+    frz_token_fn on_token;    /* optional streaming callback */
+    void *on_token_data;
+} frz_generate_params;
+
+FRZ_API void frz_generate_params_init(frz_generate_params *p);
+
+/* Continues sequence `seq` from its current state (which must hold at least one position, fed by
+ * frz_session_eval). Writes at most cap new ids to out and their count to *n_out; the generated tokens are
+ * appended to the sequence. When a stop string is hit, the output ends before the token in which the stop string
+ * begins, so the decoded output never contains it. Sampling draws from the session's RNG (FRZ_OPT_SEED): the same
+ * seed, prompt and parameters give the same output. Stops early without error at the context limit. */
+FRZ_API frz_status frz_generate(frz_session *s, int32_t seq, const frz_generate_params *params,
+                                int32_t *out, size_t cap, size_t *n_out);
+
+/* Natural-log probability of the continuation tokens given sequence `seq`'s current state (at least one
+ * position). token_logprobs (n_cont floats) may be NULL; *total receives the sum. The sequence is left as it
+ * was: the continuation is not kept in the cache. */
+FRZ_API frz_status frz_score(frz_session *s, int32_t seq, const int32_t *cont, size_t n_cont,
+                             float *token_logprobs, double *total);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FROZEN_H */

@@ -1,0 +1,50 @@
+/* core.h -- what every part of the library shares: status/error reporting, logging, checked allocation.
+ * Internal; the public API is include/frozen.h. */
+#ifndef FRZ_CORE_H
+#define FRZ_CORE_H
+
+#ifndef FRZ_BUILDING
+#define FRZ_BUILDING 1
+#endif
+#include "frozen.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define FRZ_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define FRZ_PRINTF(a, b)
+#endif
+
+/* Records a detailed message for the calling thread (frz_last_error) and returns code, so a failure reads
+ *     return frz_fail(FRZ_ERR_FORMAT, "%s: tensor '%s': ...", path, name);                                  */
+frz_status frz_fail(frz_status code, const char *fmt, ...) FRZ_PRINTF(2, 3);
+
+/* Prefixes the thread's current error message with more context ("loading gpt2/: " + message) and returns code. */
+frz_status frz_fail_prefix(frz_status code, const char *fmt, ...) FRZ_PRINTF(2, 3);
+
+/* Sends one line to the host's log callback, if any is set for this level. */
+void frz_log(frz_log_level level, const char *fmt, ...) FRZ_PRINTF(2, 3);
+
+/* Checked allocation: on failure they record FRZ_ERR_NOMEM with `what` in the thread's message and return NULL.
+ * Sizes are checked for overflow (count * size). All library allocations go through these so tests can inject
+ * a failure at the k-th allocation (frz_test_fail_alloc_at). Free with free(). */
+void *frz_malloc(size_t size, const char *what);
+void *frz_calloc(size_t count, size_t size, const char *what);
+void *frz_realloc(void *ptr, size_t size, const char *what);
+char *frz_strdup(const char *s, const char *what);
+
+/* Test hook (not exported from the shared library): when > 0, the allocation with this 1-based index, counted
+ * from the moment it is set, fails. 0 disables. frz_test_alloc_count() tells how many allocations were made. */
+void frz_test_fail_alloc_at(long index);
+long frz_test_alloc_count(void);
+
+/* size_t multiplication with overflow detection: returns 0 and leaves *out unset on overflow. */
+int frz_mul_size(size_t a, size_t b, size_t *out);
+
+/* Number of threads to use for a parallel region given a session's setting (>= 1). */
+#define FRZ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FRZ_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

@@ -1,0 +1,60 @@
+/* safetensors.h -- reading Hugging Face safetensors files, single or sharded, memory-mapped.
+ *
+ * Format: 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets:[b,e]},
+ * "__metadata__": {str: str}}, then the data block; offsets are relative to the data block. Every offset,
+ * size and overlap is checked before any tensor is used. */
+#ifndef FRZ_SAFETENSORS_H
+#define FRZ_SAFETENSORS_H
+
+#include "core/core.h"
+#include <stdint.h>
+
+typedef enum frz_dtype {
+    FRZ_DT_F32, FRZ_DT_F16, FRZ_DT_BF16, FRZ_DT_F64, FRZ_DT_I64, FRZ_DT_I32, FRZ_DT_I16, FRZ_DT_I8, FRZ_DT_U8,
+    FRZ_DT_BOOL
+} frz_dtype;
+
+#define FRZ_ST_MAX_DIMS 8
+
+typedef struct frz_st_tensor {
+    const char *name;
+    frz_dtype dtype;
+    int ndim;
+    int64_t shape[FRZ_ST_MAX_DIMS];
+    const void *data;       /* into the mapping */
+    size_t nbytes;
+    const char *file;       /* the file it lives in (for messages) */
+    size_t file_offset;     /* absolute byte offset of its data in that file (for messages) */
+} frz_st_tensor;
+
+/* A set of tensors from one file or from the shards named by a model.safetensors.index.json. */
+typedef struct frz_st_set frz_st_set;
+
+/* Opens one .safetensors file. */
+frz_status frz_st_open_file(const char *path, frz_st_set **out);
+/* Opens <dir>/model.safetensors, or else <dir>/model.safetensors.index.json and every shard it names (each
+ * tensor must be found in the shard the index says). */
+frz_status frz_st_open_dir(const char *dir, frz_st_set **out);
+void frz_st_close(frz_st_set *set);
+
+size_t frz_st_count(const frz_st_set *set);
+const frz_st_tensor *frz_st_at(const frz_st_set *set, size_t i);
+/* NULL if absent. */
+const frz_st_tensor *frz_st_find(const frz_st_set *set, const char *name);
+/* A "__metadata__" string value of the (first) file, or NULL. */
+const char *frz_st_metadata(const frz_st_set *set, const char *key);
+
+const char *frz_dtype_name(frz_dtype dt);
+
+/* f32 data of tensor `name`, which must exist and have exactly the given shape (else FRZ_ERR_FORMAT naming the
+ * missing tensor, or FRZ_ERR_SHAPE with both shapes). F32 data that is 4-byte aligned in the mapping is returned
+ * in place (*owned = NULL); F16/BF16 (and unaligned F32) are converted into a new buffer returned both in *out
+ * and *owned (the caller frees *owned). Other dtypes: FRZ_ERR_UNSUPPORTED naming tensor and dtype. */
+frz_status frz_st_get_f32(const frz_st_set *set, const char *name, int ndim, const int64_t *shape,
+                          const float **out, float **owned);
+
+/* Conversions used above (exposed for tests). */
+float frz_f16_to_f32(uint16_t h);
+float frz_bf16_to_f32(uint16_t b);
+
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs each test program given, from the repository root, and ends with one summary line that counts the
+# Check tests ("N passed, N failed"). Exits non-zero if any program failed.
+passed=0; failed=0; bad_programs=""
+for t in "$@"; do
+    out=$("$t" 2>&1); rc=$?
+    printf '%s\n' "$out"
+    # Check's summary line: "100%: Checks: 12, Failures: 0, Errors: 0"
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
+    if [ -n "$line" ]; then
+        n=$(printf '%s' "$line" | sed 's/.*Checks: \([0-9]*\).*/\1/')
+        f=$(printf '%s' "$line" | sed 's/.*Failures: \([0-9]*\).*/\1/')
+        e=$(printf '%s' "$line" | sed 's/.*Errors: \([0-9]*\).*/\1/')
+        passed=$((passed + n - f - e)); failed=$((failed + f + e))
+    elif [ $rc -eq 0 ]; then
+        passed=$((passed + 1))
+    fi
+    if [ $rc -ne 0 ]; then
+        [ -z "$line" ] && failed=$((failed + 1))
+        bad_programs="$bad_programs $t"
+    fi
+done
+[ -n "$bad_programs" ] && echo "failing programs:$bad_programs"
+echo "tests: $passed passed, $failed failed"
+[ -z "$bad_programs" ]
