@@ -21,8 +21,9 @@ frz_status frz_json_load_buffer(const char *buf, size_t len, const char *what, s
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
     if (!root) {
         frz_status code = json_error_code(&err) == json_error_out_of_memory ? FRZ_ERR_NOMEM : FRZ_ERR_FORMAT;
+        /* Jansson's position counts the bytes read, the offending one included; report that byte's offset. */
         return frz_fail(code, "%s: line %d column %d (byte %zu): %s", what, err.line, err.column,
-                        base_offset + (size_t)(err.position > 0 ? err.position : 0), err.text);
+                        base_offset + (size_t)(err.position > 0 ? err.position - 1 : 0), err.text);
     }
     *out = root;
     return FRZ_OK;

@@ -128,33 +128,41 @@ static int write_body(FILE *f, const char *header, size_t len, size_t padded,
     return 1;
 }
 
-/* fsync of the directory holding path, so the rename survives a crash. */
-static frz_status sync_dir(const char *path)
+/* The directory holding path ("." or "/" at the extremes), in a new string. */
+static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 1;
+    size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
     char *dir = frz_malloc(len + 1, "directory name");
-    if (!dir) return FRZ_ERR_NOMEM;
-    if (slash) memcpy(dir, path, len);
-    else dir[0] = '.';
-    dir[len] = '\0';
-    if (len == 0) strcpy(dir, "/");
+    if (dir) {
+        memcpy(dir, slash ? path : ".", len);
+        dir[len] = '\0';
+    }
+    return dir;
+}
+
+/* fsync of the directory, so a rename in it survives a crash. */
+static frz_status sync_dir(const char *path, const char *dir)
+{
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int ok = fd >= 0 && (fsync(fd) == 0 || errno == EINVAL);  /* some file systems cannot sync directories */
     int e = errno;
     if (fd >= 0) close(fd);
-    frz_status st = ok ? FRZ_OK : frz_fail(FRZ_ERR_IO, "%s: cannot sync directory %s: %s", path, dir, strerror(e));
-    free(dir);
-    return st;
+    return ok ? FRZ_OK : frz_fail(FRZ_ERR_IO, "%s: cannot sync directory %s: %s", path, dir, strerror(e));
 }
 
-/* Writes header and data to a temporary file beside path and renames it over path. */
+/* Writes header and data to a temporary file beside path and renames it over path. Everything that can run
+ * out of memory happens before the file is created, so a failure never leaves a file behind. */
 static frz_status write_atomically(const char *path, const char *header, size_t len,
                                    const frz_st_write_tensor *const *order, size_t n)
 {
     size_t tmp_cap = strlen(path) + 32;
     char *tmp = frz_malloc(tmp_cap, "temporary file name");
-    if (!tmp) return FRZ_ERR_NOMEM;
+    char *dir = tmp ? dir_of(path) : NULL;
+    if (!dir) {
+        free(tmp);
+        return FRZ_ERR_NOMEM;
+    }
     snprintf(tmp, tmp_cap, "%s.tmp.%ld", path, (long)getpid());
 
     frz_status st = FRZ_OK;
@@ -162,8 +170,12 @@ static frz_status write_atomically(const char *path, const char *header, size_t 
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         st = frz_fail(FRZ_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        if (fd >= 0) close(fd);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         free(tmp);
+        free(dir);
         return st;
     }
     size_t padded = (len + 7) / 8 * 8;
@@ -175,9 +187,10 @@ static frz_status write_atomically(const char *path, const char *header, size_t 
     }
     if (!ok) st = frz_fail(FRZ_ERR_IO, "%s: cannot write %s: %s", path, tmp, strerror(e));
     else if (rename(tmp, path) != 0) st = frz_fail(FRZ_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
-    else st = sync_dir(path);
+    else st = sync_dir(path, dir);
     if (st != FRZ_OK) unlink(tmp);  /* after a successful rename this finds nothing */
     free(tmp);
+    free(dir);
     return st;
 }
 
@@ -197,8 +210,9 @@ frz_status frz_st_write_file(const char *path, const frz_st_write_tensor *tensor
     qsort(order, n_tensors, sizeof *order, by_name);
     for (size_t i = 1; i < n_tensors; i++)
         if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
+            frz_status st = frz_fail(FRZ_ERR_INVALID_ARG, "%s: tensor name '%s' is repeated", path, order[i]->name);
             free(order);
-            return frz_fail(FRZ_ERR_INVALID_ARG, "%s: tensor name '%s' is repeated", path, order[i]->name);
+            return st;
         }
     qsort(order, n_tensors, sizeof *order, by_size_then_name);
 
