@@ -56,12 +56,15 @@ static inline float f16_to_f32_inline(uint16_t h)
     uint32_t em = h & 0x7FFFu;
     /* Normal numbers: shift into place and rebias the exponent by 127 - 15 = 112. */
     uint32_t normal = (em << 13) + (112u << 23);
-    /* Inf/NaN (exponent 31) must land on exponent 255: rebias once more (31 + 112 + 112 = 255). */
-    normal += em >= 0x7C00u ? (112u << 23) : 0;
+    /* Inf/NaN (exponent 31) must land on exponent 255: rebias once more (31 + 112 + 112 = 255).
+     * Masks (0 or all ones) instead of ?: keep the loop free of branches, which gcc needs to vectorise it. */
+    uint32_t infnan = 0u - (uint32_t)(em >= 0x7C00u);
+    normal += infnan & (112u << 23);
     /* Subnormals and zero are em * 2^-24; em < 1024 converts to float exactly, and so does the scaling.
      * The result is a normal f32 (>= 2^-24), so flush-to-zero modes cannot touch it. */
-    uint32_t sub = f32_bits((float)em * 0x1p-24f);
-    return bits_f32(sign | (em < 0x0400u ? sub : normal));
+    uint32_t sub = f32_bits((float)(int32_t)em * 0x1p-24f);
+    uint32_t is_sub = 0u - (uint32_t)(em < 0x0400u);
+    return bits_f32(sign | (sub & is_sub) | (normal & ~is_sub));
 }
 
 float frz_f16_to_f32(uint16_t h) { return f16_to_f32_inline(h); }
@@ -73,6 +76,7 @@ float frz_bf16_to_f32(uint16_t b) { return bits_f32((uint32_t)b << 16); }
 void frz_f16_to_f32_array(const void *src, float *dst, size_t n)
 {
     const unsigned char *s = src;
+#pragma omp simd /* gcc's -O2 cost model would not vectorise this loop otherwise (4-6x slower) */
     for (size_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, s + 2 * i, 2);
@@ -83,6 +87,7 @@ void frz_f16_to_f32_array(const void *src, float *dst, size_t n)
 void frz_bf16_to_f32_array(const void *src, float *dst, size_t n)
 {
     const unsigned char *s = src;
+#pragma omp simd /* gcc's -O2 cost model would not vectorise this loop otherwise (4-6x slower) */
     for (size_t i = 0; i < n; i++) {
         uint16_t b;
         memcpy(&b, s + 2 * i, 2);
