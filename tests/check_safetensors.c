@@ -602,6 +602,12 @@ START_TEST(test_sharded_ok)
     ck_assert_str_eq(frz_st_find(set, "a")->file, join2(dir, SHARD1));
     ck_assert_str_eq(frz_st_find(set, "c")->file, join2(dir, SHARD2));
     ck_assert_str_eq(frz_st_metadata(set, "format"), "pt");  /* the first shard's */
+    frz_st_close(set);
+    /* A trailing '/' on the directory changes nothing. */
+    char slashed[4200];
+    snprintf(slashed, sizeof slashed, "%s/", dir);
+    ck_assert_int_eq(frz_st_open_dir(slashed, &set), FRZ_OK);
+    ck_assert_str_eq(frz_st_find(set, "c")->file, join2(dir, SHARD2));
     const float *out;
     float *owned;
     static const int64_t s3[] = { 3 };

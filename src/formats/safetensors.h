@@ -30,13 +30,21 @@ typedef struct frz_st_tensor {
 /* A set of tensors from one file or from the shards named by a model.safetensors.index.json. */
 typedef struct frz_st_set frz_st_set;
 
-/* Opens one .safetensors file. */
+/* Opens one .safetensors file: maps it read-only (the descriptor is closed again) and validates the whole
+ * header: length, JSON, every dtype, shape and offset range, no overlaps, "__metadata__" of strings.
+ * FRZ_ERR_IO (cannot open or map), FRZ_ERR_FORMAT (malformed; the message names the file, the tensor and the
+ * absolute byte offset), FRZ_ERR_UNSUPPORTED (a dtype such as F8_E4M3, or more than FRZ_ST_MAX_DIMS dims),
+ * FRZ_ERR_NOMEM. The data must not change while the set is open (it is used in place). */
 frz_status frz_st_open_file(const char *path, frz_st_set **out);
 /* Opens <dir>/model.safetensors, or else <dir>/model.safetensors.index.json and every shard it names (each
- * tensor must be found in the shard the index says). */
+ * tensor must be found in the shard the index says; shard names are plain file names inside dir; a tensor
+ * name found in two shards is an error). Neither file: FRZ_ERR_IO naming dir and both file names. */
 frz_status frz_st_open_dir(const char *dir, frz_st_set **out);
+/* NULL is a no-op. */
 void frz_st_close(frz_st_set *set);
 
+/* Tensors are kept sorted by name: frz_st_at(set, 0 .. count-1) walks them in that order, and frz_st_find is
+ * a binary search. */
 size_t frz_st_count(const frz_st_set *set);
 const frz_st_tensor *frz_st_at(const frz_st_set *set, size_t i);
 /* NULL if absent. */

@@ -12,10 +12,11 @@
 #define SINGLE_NAME "model.safetensors"
 #define INDEX_NAME "model.safetensors.index.json"
 
-/* dir + "/" + name in a new string. */
+/* dir + "/" + name in a new string (no doubled '/' when dir ends with one). */
 static char *join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
+    while (a > 1 && dir[a - 1] == '/') a--;
     char *p = frz_malloc(a + 1 + b + 1, "path");
     if (p) {
         memcpy(p, dir, a);
@@ -64,17 +65,16 @@ static frz_status distinct_shards(const char *index, const json_t *wm, const cha
 }
 
 /* Every tensor the index names must be in the shard it names. */
-static frz_status check_weight_map(const frz_st_set *set, const char *index, const char *dir, const json_t *wm)
+static frz_status check_weight_map(const frz_st_set *set, const char *index, const json_t *wm)
 {
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)wm, key, v) {
         const char *shard = json_string_value(v);
         const frz_st_tensor *t = frz_st_find(set, key);
-        /* t->file is dir + "/" + shard name. */
-        const char *in = t ? t->file + strlen(dir) + 1 : NULL;
-        if (!t || strcmp(in, shard) != 0)
-            return frz_fail(FRZ_ERR_FORMAT, "%s: tensor '%s' is not in shard %s/%s%s%s", index, key, dir, shard,
+        /* t->file is the directory joined with the shard's name. */
+        if (!t || strcmp(strrchr(t->file, '/') + 1, shard) != 0)
+            return frz_fail(FRZ_ERR_FORMAT, "%s: tensor '%s' is not in shard %s%s%s", index, key, shard,
                             t ? ", it is in " : "", t ? t->file : "");
     }
     return FRZ_OK;
@@ -101,7 +101,7 @@ static frz_status open_sharded(const char *dir, const char *index, frz_st_set **
         free(path);
     }
     if (st == FRZ_OK) st = frz_st_finish(set);
-    if (st == FRZ_OK) st = check_weight_map(set, index, dir, wm);
+    if (st == FRZ_OK) st = check_weight_map(set, index, wm);
     free(shards);
     json_decref(root);
     if (st != FRZ_OK) {
