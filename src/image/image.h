@@ -17,8 +17,9 @@
  * when the signature is a known other format (GIF, BMP, WebP, TIFF).
  *   PNG  (libpng): gray 1/2/4/8/16 bit, gray+alpha, palette (with tRNS), RGB, RGBA, 8 and 16 bit, Adam7.
  *        16-bit samples become 8-bit as round(v * 255 / 65535). No gamma or ICC conversion (as Pillow).
- *   JPEG (libjpeg-turbo): baseline, progressive, grayscale, YCbCr, RGB, CMYK and YCCK. Adobe (APP14)
- *        CMYK stores inverted samples; both conventions become R = round((255 - C) * (255 - K) / 255), etc.
+ *   JPEG (libjpeg-turbo): baseline, progressive, grayscale, YCbCr, RGB, CMYK and YCCK. CMYK becomes
+ *        R = round((255 - C) * (255 - K) / 255), etc. The samples are taken as Adobe-inverted (255 - ink) with or
+ *        without the APP14 marker, as Pillow and Firefox do: practically every CMYK JPEG comes from Adobe tools.
  *        IDCT: libjpeg's accurate integer one (JDCT_ISLOW) with fancy upsampling, as Pillow uses.
  * Alpha (and tRNS) is composited on black: out = round(c * a / max) with max = 255 or 65535, computed at the
  * source bit depth in one rounding. The result is always 8-bit RGB, row-major HWC, rows tightly packed.

@@ -69,13 +69,13 @@ static void job_progress(j_common_ptr cinfo)
     }
 }
 
-/* row (w, 4) CMYK -> dst (w, 3) RGB: R = round((255 - C) * (255 - K) / 255). Adobe files store 255 - ink. */
-static void cmyk_to_rgb8(const uint8_t *row, uint8_t *dst, uint32_t w, int adobe_inverted)
+/* row (w, 4) inverted CMYK (255 - ink) -> dst (w, 3) RGB: R = round((255 - C) * (255 - K) / 255) with C, K
+ * the ink amounts. Adobe software writes the samples inverted, and practically every CMYK JPEG comes from it,
+ * so, like Pillow and Firefox, we take every CMYK file as inverted, with or without its APP14 marker. */
+static void cmyk_to_rgb8(const uint8_t *row, uint8_t *dst, uint32_t w)
 {
-    for (uint32_t x = 0; x < w; x++, row += 4, dst += 3) {
-        unsigned k = adobe_inverted ? row[3] : 255u - row[3];
-        for (int c = 0; c < 3; c++) dst[c] = frz_mul_div255(adobe_inverted ? row[c] : 255u - row[c], k);
-    }
+    for (uint32_t x = 0; x < w; x++, row += 4, dst += 3)
+        for (int c = 0; c < 3; c++) dst[c] = frz_mul_div255(row[c], row[3]);
 }
 
 static frz_status jpeg_run(jpeg_job *job, const uint8_t *data, size_t len)
@@ -126,7 +126,7 @@ static frz_status jpeg_run(jpeg_job *job, const uint8_t *data, size_t len)
         JSAMPROW row = cmyk ? job->row : dst;
         if (jpeg_read_scanlines(ci, &row, 1) != 1)
             return frz_fail(FRZ_ERR_FORMAT, "%s: JPEG: no data for row %u", job->name, ci->output_scanline);
-        if (cmyk) cmyk_to_rgb8(job->row, dst, w, ci->saw_Adobe_marker);
+        if (cmyk) cmyk_to_rgb8(job->row, dst, w);
     }
     /* Reads to EOI, so a file cut after its last scan is caught as well. */
     jpeg_finish_decompress(ci);
