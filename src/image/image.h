@@ -19,8 +19,9 @@
  *        16-bit samples become 8-bit as round(v * 255 / 65535). No gamma or ICC conversion (as Pillow).
  *   JPEG (libjpeg-turbo): baseline, progressive, grayscale, YCbCr, RGB, CMYK and YCCK. CMYK becomes
  *        R = round((255 - C) * (255 - K) / 255), etc. The samples are taken as Adobe-inverted (255 - ink) with or
- *        without the APP14 marker, as Pillow and Firefox do: practically every CMYK JPEG comes from Adobe tools.
+ *        without the APP14 marker, as Pillow does: practically every CMYK JPEG comes from Adobe tools.
  *        IDCT: libjpeg's accurate integer one (JDCT_ISLOW) with fancy upsampling, as Pillow uses.
+ * EXIF orientation is not applied and colour profiles are ignored, as Pillow's Image.open does.
  * Alpha (and tRNS) is composited on black: out = round(c * a / max) with max = 255 or 65535, computed at the
  * source bit depth in one rounding. The result is always 8-bit RGB, row-major HWC, rows tightly packed.
  *
@@ -31,8 +32,8 @@
  *                        pad the picture with grey); other JPEG "corrupt data" warnings are logged (FRZ_LOG_WARN)
  *                        and decoding goes on, as Pillow does.
  *   FRZ_ERR_UNSUPPORTED  a known non-PNG/JPEG format; an image over the size limits below (checked from the
- *                        header, before any pixel memory is allocated); a JPEG with more than
- *                        FRZ_IMAGE_MAX_JPEG_SCANS scans (a progressive "scan bomb")
+ *                        header, before any pixel memory is allocated); 12-bit or lossless JPEG; a JPEG with
+ *                        more than FRZ_IMAGE_MAX_JPEG_SCANS scans (a progressive "scan bomb")
  *   FRZ_ERR_NOMEM        an allocation failed (ours or libpng's; libjpeg allocates with malloc)
  *   FRZ_ERR_INVALID_ARG  NULL pointers, zero sizes, a short stride
  *
@@ -49,8 +50,9 @@
  *    Lanczos may overshoot [0, 255] slightly at sharp edges, as Pillow's float resize does.
  * 3. Normalise: y = (v / 255 - mean[c]) / std[c], written planar (3, R, R) float32 (R, G, B planes), the layout
  *    the convolution code reads. Default mean/std are ImageNet's (0.485, 0.456, 0.406) / (0.229, 0.224,
- *    0.225): the NF-ResNet-50 of Frozen comes from DeepMind's NFNets code, which normalises that way, as do
- *    timm's nf_resnet weights. For [-1, 1] set mean = std = 0.5.
+ *    0.225): the NF-ResNet-50 of Frozen comes from DeepMind's NFNets code, whose ImageNet pipeline
+ *    (nfnets/dataset.py) normalises that way, so pretrained encoder weights expect it. For [-1, 1] set
+ *    mean = std = 0.5.
  * Black is therefore NOT zero after normalisation: with ImageNet statistics it is (-2.118, -2.036, -1.804).
  * The paper's blind baseline feeds blacked-out images, so use frz_image_black() (or a black frz_image), never
  * a zero tensor, to reproduce it.

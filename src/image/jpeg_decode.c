@@ -33,7 +33,13 @@ static void job_error_exit(j_common_ptr cinfo)
 {
     jpeg_job *job = job_of(cinfo);
     cinfo->err->format_message(cinfo, job->msg);
-    job->fail = cinfo->err->msg_code == JERR_OUT_OF_MEMORY ? FRZ_ERR_NOMEM : FRZ_ERR_FORMAT;
+    switch (cinfo->err->msg_code) {
+    case JERR_OUT_OF_MEMORY: job->fail = FRZ_ERR_NOMEM; break;
+    /* Well-formed but beyond this build of libjpeg: 12-bit samples, lossless or hierarchical frames. */
+    case JERR_BAD_PRECISION:
+    case JERR_SOF_UNSUPPORTED: job->fail = FRZ_ERR_UNSUPPORTED; break;
+    default: job->fail = FRZ_ERR_FORMAT; break;
+    }
     longjmp(job->jmp, 1);
 }
 
@@ -71,7 +77,7 @@ static void job_progress(j_common_ptr cinfo)
 
 /* row (w, 4) inverted CMYK (255 - ink) -> dst (w, 3) RGB: R = round((255 - C) * (255 - K) / 255) with C, K
  * the ink amounts. Adobe software writes the samples inverted, and practically every CMYK JPEG comes from it,
- * so, like Pillow and Firefox, we take every CMYK file as inverted, with or without its APP14 marker. */
+ * so, like Pillow, we take every CMYK file as inverted, with or without its APP14 marker. */
 static void cmyk_to_rgb8(const uint8_t *row, uint8_t *dst, uint32_t w)
 {
     for (uint32_t x = 0; x < w; x++, row += 4, dst += 3)

@@ -69,7 +69,10 @@ static void job_read(png_structp png, png_bytep out, size_t n)
     job->pos += n;
 }
 
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* round(num / den) for odd den (no ties). */
 static uint8_t div_round(uint64_t num, uint64_t den) { return (uint8_t)((num + den / 2) / den); }

@@ -3,7 +3,8 @@
 RGB8 pixels an independent decoder (Pillow) gives after compositing alpha on black, plus Pillow's resize of
 zero-padded images as the reference for the preprocessing.
 
-Run from anywhere with Debian's Python (python3-pil, python3-numpy):  /usr/bin/python3 tests/reference/make_image_fixtures.py
+Run from anywhere with Debian's Python (python3-pil, python3-numpy):
+    /usr/bin/python3 tests/reference/make_image_fixtures.py
 
 Conventions checked by tests/check_image.c (and stated in src/image/image.h):
   * alpha on black: out = round(c * a / max), one rounding at the source depth (max = 255 or 65535);
