@@ -49,7 +49,7 @@ static frz_status parse_merges(frz_merge_table *t, const char *path, const char 
                                const frz_vocab_index *vocab, const char *vocab_path)
 {
     const char *end = buf + len;
-    size_t line = 0;
+    size_t line = 0, n_repeated = 0, first_repeat = 0;
     for (const char *p = buf; p < end; p++) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) eol = end;
@@ -97,10 +97,11 @@ static frz_status parse_merges(frz_merge_table *t, const char *path, const char 
                             vocab_path);
         int32_t prev;
         frz_merges_add(t, left, right, result, &prev);
-        if (prev >= 0)
-            frz_log(FRZ_LOG_WARN, "%s line %zu: merge '%.*s %.*s' is listed twice; the later rank applies", path,
-                    line, FRZ_MIN(flen[0], FRZ_TOK_SHOW), field[0], FRZ_MIN(flen[1], FRZ_TOK_SHOW), field[1]);
+        if (prev >= 0 && n_repeated++ == 0) first_repeat = line;
     }
+    if (n_repeated)
+        frz_log(FRZ_LOG_WARN, "%s: %zu merges repeat an earlier line (the first at line %zu); the later rank applies",
+                path, n_repeated, first_repeat);
     return FRZ_OK;
 }
 

@@ -1,7 +1,7 @@
 /* tok_internal.h -- the pieces of the GPT-2 tokenizer shared between its files (internal).
  *
- *   load.c        vocab.json + merges.txt -> frz_tokenizer (validation, byte-level alphabet, token bytes)
- *   merges.c      the merge-rank hash table: (left id, right id) -> rank, result id
+ *   load.c        frz_tokenizer_load: vocab.json (validation, byte-level alphabet, token bytes), then the rest
+ *   merges.c      merges.txt and the merge-rank hash table: (left id, right id) -> rank, result id
  *   bpe.c         byte-level BPE of one pre-token, in id space
  *   pretok.c      the GPT-2 pre-tokenisation regex (PCRE2), invalid UTF-8 included
  *   tokenizer.c   encode (special tokens, pre-tokens, BPE), accessors, free
