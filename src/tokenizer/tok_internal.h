@@ -107,15 +107,19 @@ frz_status frz_pretok_compile(pcre2_code **re, pcre2_general_context **gctx);
 void frz_pretok_jit(pcre2_code *re);
 void frz_pretok_free(pcre2_code *re, pcre2_general_context *gctx);
 
-/* Walks the pre-tokens of text[0..len): each regex match, and each maximal run of invalid UTF-8 between them
- * (which the regex can never match) as a pre-token of its own. Pre-tokens tile the text exactly. */
+/* Walks the pre-tokens of text[0..len): the regex's matches within each maximal valid UTF-8 fragment, and each
+ * maximal run of invalid bytes as a pre-token of its own. Pre-tokens tile the text exactly. */
 typedef struct frz_pretok_iter {
     const pcre2_code *re;
     pcre2_match_data *md;   /* per iterator: the code is shared, match data is not */
     const unsigned char *text;
     size_t len, pos;        /* the next byte not yet returned */
-    size_t m_start, m_end;  /* a match found beyond an invalid run, returned next; m_end == 0: none */
+    size_t frag_start;      /* the valid fragment pos is in; pos >= frag_end: not in one yet */
+    size_t frag_end;
 } frz_pretok_iter;
+
+/* Length of the valid UTF-8 sequence at s[0..n) (n >= 1), or 0 if none starts there. Strict (RFC 3629). */
+size_t frz_utf8_valid_len(const unsigned char *s, size_t n);
 
 /* Creates the iterator's match data. */
 frz_status frz_pretok_begin(frz_pretok_iter *it, const pcre2_code *re, pcre2_general_context *gctx);
