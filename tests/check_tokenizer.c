@@ -353,7 +353,8 @@ START_TEST(test_invalid_utf8_roundtrip)
         check_roundtrip(gpt2, invalid_inputs[i].s, invalid_inputs[i].n);
     /* Random bytes: short strings, and one long run with invalid sequences everywhere. */
     uint64_t x = 0x9E3779B97F4A7C15ull;
-    char buf[300000];
+    enum { LONG = 300000 };
+    char *buf = malloc(LONG);
     for (int t = 0; t < 300; t++) {
         size_t n = (size_t)(t % 64);
         for (size_t i = 0; i < n; i++) {
@@ -362,11 +363,12 @@ START_TEST(test_invalid_utf8_roundtrip)
         }
         check_roundtrip(gpt2, buf, n);
     }
-    for (size_t i = 0; i < sizeof buf; i++) {
+    for (size_t i = 0; i < LONG; i++) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         buf[i] = (char)(x >> 56);
     }
-    check_roundtrip(gpt2, buf, sizeof buf);
+    check_roundtrip(gpt2, buf, LONG);
+    free(buf);
 }
 END_TEST
 

@@ -12,7 +12,11 @@
  *     the pass is over, as in the reference, which looks for the next lowest rank only then.
  * A candidate is stale once either symbol has changed; symbols only ever grow into longer tokens, so checking
  * that the two ids still match the merge is enough. Positions are the initial byte offsets (a merge keeps the
- * left symbol's), so they order candidates left to right. O(n log n) per pre-token. */
+ * left symbol's), so they order candidates left to right. O(n log n) per pre-token.
+ *
+ * Pairs are keyed by (left id, right id), as encoder.py keys them by tuple. The JS port keys them by the string
+ * "left,right", where two pairs can collide; tests/reference/tokenizer_comma_keys.js proves from the ranks that
+ * no collision in GPT-2's files can ever take effect, so both give the same ids. */
 #include "tokenizer/tok_internal.h"
 
 #include <stdlib.h>
