@@ -55,10 +55,6 @@ static frz_status attach_tensors(frz_lm *lm, const char *dir)
     for (size_t i = 0; i < n && st == FRZ_OK; i++) {
         char name[96];
         snprintf(name, sizeof name, "%s%s", t[i].top_level ? "" : prefix, t[i].name);
-        if (!frz_st_find(lm->st, name)) {
-            st = frz_fail(FRZ_ERR_FORMAT, "%s: tensor '%s' is missing", source, name);
-            break;
-        }
         float *owned = NULL;
         st = frz_st_get_f32(lm->st, name, t[i].ndim, t[i].shape, t[i].dst, &owned);
         if (owned) lm->owned[lm->n_owned++] = owned;
