@@ -1,0 +1,17 @@
+/* embedding.c -- token (or caller-given) embeddings plus learned position embeddings. */
+#include "core/core.h"
+#include "math/nn.h"
+
+#include <string.h>
+
+void frz_embedding_forward(float *out, const int32_t *tokens, const float *embd, const float *wte,
+                           const float *wpe, size_t pos0, size_t T, int C)
+{
+    for (size_t t = 0; t < T; t++) {
+        float *o = out + t * (size_t)C;
+        const float *e = (tokens == NULL || tokens[t] == FRZ_TOKEN_EMBEDDING) ? embd + t * (size_t)C
+                                                                               : wte + (size_t)tokens[t] * C;
+        const float *p = wpe + (pos0 + t) * (size_t)C;
+        for (int i = 0; i < C; i++) o[i] = e[i] + p[i];
+    }
+}

@@ -1,0 +1,80 @@
+/* nn.h -- the neural-network kernels, one plain function per layer and direction over float arrays
+ * (after llm.c). Each kernel lives in its own file (layernorm.c, activation.c, ...) so that its _backward can
+ * sit beside its _forward. Sizes are explicit; every tensor argument carries a shape comment. `nth` is the
+ * number of threads the caller's session allows (>= 1). Matrices are C row-major. */
+#ifndef FRZ_NN_H
+#define FRZ_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Elementwise work below this many floats runs on one thread: waking a thread team costs more than it saves
+ * (a decode step's 768-wide rows stay single-threaded). */
+#define FRZ_NN_PAR_MIN 32768
+
+/* ---- embedding.c ---------------------------------------------------------------------------------------- */
+
+/* T new positions starting at position pos0: out[t] = (token t's row of wte, or embd[t] where tokens is NULL
+ * or tokens[t] == FRZ_TOKEN_EMBEDDING) + wpe[pos0 + t]. Ids are checked by the caller.
+ * out (T,C), tokens (T) or NULL, embd (T,C) or NULL, wte (V,C), wpe (maxT,C) */
+void frz_embedding_forward(float *out, const int32_t *tokens, const float *embd, const float *wte,
+                           const float *wpe, size_t pos0, size_t T, int C);
+
+/* ---- layernorm.c ---------------------------------------------------------------------------------------- */
+
+/* out = (inp - mean) * rstd * weight + bias over each row. mean and rstd receive the per-row statistics the
+ * backward pass needs; either may be NULL. out (N,C), mean (N), rstd (N), inp (N,C), weight (C), bias (C) */
+void frz_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                           const float *bias, size_t N, int C, float eps, int nth);
+
+/* ---- activation.c --------------------------------------------------------------------------------------- */
+
+typedef enum frz_activation {
+    FRZ_ACT_GELU_TANH = 0, /* GPT-2's gelu_new: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) */
+    FRZ_ACT_GELU_ERF = 1,  /* exact gelu: 0.5x(1 + erf(x/sqrt(2))) */
+    FRZ_ACT_RELU = 2
+} frz_activation;
+
+/* out = act(inp) elementwise; out may alias inp. out (n), inp (n) */
+void frz_gelu_tanh_forward(float *out, const float *inp, size_t n, int nth);
+void frz_gelu_erf_forward(float *out, const float *inp, size_t n, int nth);
+void frz_relu_forward(float *out, const float *inp, size_t n, int nth);
+void frz_activation_forward(frz_activation act, float *out, const float *inp, size_t n, int nth);
+
+/* ---- matmul.c (all products go through cblas_sgemm / cblas_sgemv) ---------------------------------------- */
+
+/* out = inp @ weight + bias, the weight stored (in, out) as GPT-2's Conv1D keeps it. bias may be NULL.
+ * out (N,OC), inp (N,C), weight (C,OC), bias (OC) */
+void frz_matmul_forward(float *out, const float *inp, const float *weight, const float *bias, size_t N, int C,
+                        int OC, int nth);
+
+/* out = inp @ weight^T + bias, the weight stored (out, in) as nn.Linear and the tied LM head (wte) keep it.
+ * out (N,OC), inp (N,C), weight (OC,C), bias (OC) or NULL */
+void frz_matmul_wt_forward(float *out, const float *inp, const float *weight, const float *bias, size_t N,
+                           int C, int OC, int nth);
+
+/* ---- attention.c ---------------------------------------------------------------------------------------- */
+
+/* Causal multi-head attention of one sequence: T new positions after P cached ones. Query row t (position
+ * P + t) attends to key/value rows 0 .. P + t. The caller has already stored the new keys and values at rows
+ * P .. P+T-1 of k and v. Rows of q, k and v are strided so that they can point into a fused qkv buffer or a KV
+ * cache that keeps every layer of a position together.
+ * out (T,C), q (T, ldq) first C columns, k and v (P+T, ldkv) first C columns, C = NH * head size,
+ * scratch (nth * (P+T)) floats. scale: 1/sqrt(head size) for GPT-2, or 1. */
+void frz_attention_forward(float *out, const float *q, size_t ldq, const float *k, const float *v, size_t ldkv,
+                           size_t P, size_t T, int C, int NH, float scale, float *scratch, int nth);
+
+/* ---- residual.c ----------------------------------------------------------------------------------------- */
+
+/* out = inp1 + inp2; out may alias either input. out (n), inp1 (n), inp2 (n) */
+void frz_residual_forward(float *out, const float *inp1, const float *inp2, size_t n, int nth);
+
+/* ---- softmax.c ------------------------------------------------------------------------------------------ */
+
+/* In place over one row: x = exp(x - max) / sum. x (n), n >= 1 */
+void frz_softmax_forward(float *x, size_t n);
+
+/* log(sum(exp(x))) in double precision, for log-probabilities that sum many tokens. x (n), n >= 1 */
+double frz_logsumexp(const float *x, size_t n);
+
+#endif
