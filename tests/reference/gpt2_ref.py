@@ -154,7 +154,7 @@ def n_params(cfg):
     return sum(int(np.prod(s)) for s in param_shapes(cfg).values())
 
 
-def random_weights(cfg, seed, std=0.3, bias_std=0.1, ln_std=0.3, emb_std=0.5):
+def random_weights(cfg, seed, std=0.2, bias_std=0.1, ln_std=0.2, emb_std=0.3):
     """Random weights that make bugs visible: deliberately larger than GPT-2's 0.02 init, so logits spread over
     several units and every term (biases, LayerNorm gain and shift, positions) moves the output."""
     g = torch.Generator().manual_seed(seed)
