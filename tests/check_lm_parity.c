@@ -295,6 +295,23 @@ START_TEST(test_logits_one_at_a_time)
 }
 END_TEST
 
+/* Generates from the prompt (already in slot 0) and compares with the reference's greedy ids. */
+static void generate_and_compare(const expect *e, frz_session *s, const frz_generate_params *gp, size_t n_prompt,
+                                 const int32_t *want, size_t n_want, const char *what)
+{
+    int32_t out[16];
+    size_t n_out = 99;
+    frz_status st = frz_generate(s, 0, gp, out, 16, &n_out);
+    ck_assert_msg(st == FRZ_OK, "%s %s: frz_generate: %s: %s", e->model, what, frz_strerror(st), frz_last_error());
+    ck_assert_msg(n_out == n_want, "%s %s: %zu ids generated, the reference has %zu", e->model, what, n_out, n_want);
+    for (size_t k = 0; k < n_want; k++)
+        ck_assert_msg(out[k] == want[k], "%s %s: id %zu is %d, the reference says %d", e->model, what, k,
+                      (int)out[k], (int)want[k]);
+    ck_assert_int_eq(frz_session_seq_len(s, 0), (int64_t)(n_prompt + n_out));
+}
+
+/* Greedy (temperature 0); then, from the prompt again (truncated back to it), sampling that can only pick the
+ * best token: top_k 1, and a nucleus so small it holds the best token alone. */
 static void greedy_case(const expect *e, frz_lm *lm, const char *prompt_name, const char *ids_name)
 {
     size_t n_prompt, n_want;
@@ -303,29 +320,33 @@ static void greedy_case(const expect *e, frz_lm *lm, const char *prompt_name, co
     frz_session *s = new_session(lm, 1, 1);
     frz_input in = {0, n_prompt, prompt, NULL};
     eval_ok(s, &in, 1, FRZ_LOGITS_NONE, "prompt");
+    char what[96];
 
     frz_generate_params gp;
     frz_generate_params_init(&gp);
     gp.max_tokens = 10;
     gp.temperature = 0.0f;
     gp.stop_at_eot = 0;
-    int32_t out[16];
-    size_t n_out = 99;
-    frz_status st = frz_generate(s, 0, &gp, out, 16, &n_out);
-    ck_assert_msg(st == FRZ_OK, "%s %s: frz_generate: %s: %s", e->model, ids_name, frz_strerror(st),
-                  frz_last_error());
-    ck_assert_msg(n_out == n_want, "%s %s: %zu ids generated, the reference has %zu", e->model, ids_name, n_out,
-                  n_want);
-    for (size_t k = 0; k < n_want; k++)
-        ck_assert_msg(out[k] == want[k], "%s %s: id %zu is %d, the reference says %d", e->model, ids_name, k,
-                      (int)out[k], (int)want[k]);
-    ck_assert_int_eq(frz_session_seq_len(s, 0), (int64_t)(n_prompt + n_out));
+    snprintf(what, sizeof what, "%s greedy", ids_name);
+    generate_and_compare(e, s, &gp, n_prompt, want, n_want, what);
+
+    gp.temperature = 1.5f;
+    gp.top_k = 1;
+    ck_assert_int_eq(frz_session_seq_truncate(s, 0, n_prompt), FRZ_OK);
+    snprintf(what, sizeof what, "%s top_k 1 after truncating to the prompt", ids_name);
+    generate_and_compare(e, s, &gp, n_prompt, want, n_want, what);
+
+    gp.top_k = 0;
+    gp.top_p = 1e-6f;
+    ck_assert_int_eq(frz_session_seq_truncate(s, 0, n_prompt), FRZ_OK);
+    snprintf(what, sizeof what, "%s top_p 1e-6", ids_name);
+    generate_and_compare(e, s, &gp, n_prompt, want, n_want, what);
     frz_session_free(s);
     free(prompt);
     free(want);
 }
 
-/* Greedy continuation of 10 ids, and greedy from a prompt 3 short of the context (stops after 3, no error). */
+/* Greedy continuation of 10 ids, and from a prompt 3 short of the context (stops after 3, no error). */
 START_TEST(test_greedy)
 {
     expect e = open_expect(_i);
