@@ -106,6 +106,43 @@ if [ $rc -eq 0 ] && [ -n "$(cat "$TMP/out")" ]; then
 else
     fail "generate from an empty prompt starts from <|endoftext|>" "rc=$rc err=$(cat "$TMP/err")"
 fi
+# A stop string taken from the greedy text itself: the output must end before it, be a prefix of the unstopped
+# text, never contain it (streaming must not print what it takes back) and match the decoded --ids output.
+run generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 --ids
+g12=$(cat "$TMP/out")
+"$FROZEN" generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 >"$TMP/full" 2>/dev/null
+# Prefer a token of printable ASCII (a lone UTF-8 lead byte would be held back by the UTF-8 rule anyway).
+stop=""
+for pattern in '^[!-~][ -~]*$' '^ *[!-~]'; do
+    for k in 6 5 7 4 8 3 9 2; do
+        id=$(echo "$g12" | cut -d ' ' -f "$k")
+        [ -n "$id" ] || continue
+        cand=$("$FROZEN" detokenize --lm "$MODEL" "$id" 2>/dev/null)
+        if [ -n "$cand" ] && [ "$(printf '%s\n' "$cand" | wc -l)" -eq 1 ] &&
+            printf '%s\n' "$cand" | LC_ALL=C grep -q -e "$pattern"; then
+            stop=$cand
+            break 2
+        fi
+    done
+done
+if [ -z "$stop" ]; then
+    fail "generate --stop" "no usable stop string in the greedy text '$g12'"
+else
+    "$FROZEN" generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 --stop "$stop" >"$TMP/stopped" 2>"$TMP/err"
+    rc=$?
+    ids_s=$("$FROZEN" generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 --stop "$stop" --ids)
+    : >"$TMP/stopped_ids"
+    # shellcheck disable=SC2086
+    [ -z "$ids_s" ] || "$FROZEN" detokenize --lm "$MODEL" $ids_s >"$TMP/stopped_ids"
+    n_stopped=$(wc -c <"$TMP/stopped")
+    if [ $rc -eq 0 ] && cmp -s "$TMP/stopped" "$TMP/stopped_ids" && cmp -s -n "$n_stopped" "$TMP/stopped" "$TMP/full" &&
+        [ "$n_stopped" -lt "$(wc -c <"$TMP/full")" ] && ! LC_ALL=C grep -F -q -e "$stop" "$TMP/stopped"; then
+        ok "generate --stop ends the text before the stop string, streamed and as ids alike"
+    else
+        fail "generate --stop ends the text before the stop string, streamed and as ids alike" \
+            "rc=$rc stop='$stop' stopped='$(cat "$TMP/stopped")' full='$(cat "$TMP/full")' ids='$ids_s'"
+    fi
+fi
 sample() {
     run generate --lm "$MODEL" --prompt "Once upon a time" --ids --max-tokens 8 \
         --temperature 1.5 --top-k 40 --top-p 0.95 --seed "$1"

@@ -127,6 +127,7 @@ typedef struct stream {
     size_t safe_tok;     /* tokens before this one can no longer be taken back by a stop string */
     size_t printed;      /* bytes of text already written to stdout */
     int failed;          /* an allocation or decoding failure; streaming stops, the final text still prints */
+    int quiet;           /* --ids: nothing is streamed, the callback only watches for Ctrl-C */
 } stream;
 
 /* Length of the longest prefix of text[0..end) that does not end inside an incomplete UTF-8 character. */
@@ -181,7 +182,7 @@ static int on_token(int32_t token, void *user_data)
 {
     stream *st = user_data;
     if (interrupted) return 1;
-    if (st->failed || token == st->eot) return 0; /* <|endoftext|> ends generation and is never printed */
+    if (st->quiet || st->failed || token == st->eot) return 0; /* <|endoftext|> ends generation, never printed */
 
     char small[256];
     size_t n = 0;
@@ -259,9 +260,9 @@ static int run(const args *a, const char *prompt)
         st.eot = (int32_t)frz_lm_get(lm, FRZ_LM_EOT_TOKEN);
         st.stop = a->stop;
         st.n_stop = a->n_stop;
+        st.quiet = a->ids;
         gp.on_token = on_token;
         gp.on_token_data = &st;
-        if (a->ids) gp.on_token = NULL;
         fs = frz_generate(s, 0, &gp, out, (size_t)a->max_tokens, &n_out);
         if (fs != FRZ_OK && !(fs == FRZ_ERR_CANCELLED && interrupted)) rc = cli_lib_error(fs);
     }
