@@ -51,7 +51,8 @@ LIB_SO   := lib/libfrozen.so.$(VERSION)
 LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
-.PHONY: all clean check check-asan install uninstall fixtures bench deps symbols-check
+.PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check \
+        run compile-all
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
 
@@ -97,13 +98,23 @@ $(BUILD)/tests/header_c11: tests/header_c11.c include/frozen.h lib/$(SONAME) lib
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror $(SAN) -Iinclude -o $@ $< -Llib -lfrozen -Wl,-rpath,'$$ORIGIN/../../lib'
 
-check: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
-	@FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN)
+# `make check` and `make run` first make sure the Debian packages are there (installing them as root), then
+# run make again so pkg-config sees them.
+check:
+	@sh tools/deps.sh build
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
+	@FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) tests/cli_test.sh
+
+# Everything compiled and linked, nothing run (CI uses it with CC=clang: warnings are errors there too).
+compile-all: all $(TEST_BIN) $(BUILD)/tests/header_c11
 
 # Sanitizer build: separate objects, same tests. LeakSanitizer is part of ASan on Linux.
 check-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LIB_SO_DIR=build-asan check-asan-run
+	@sh tools/deps.sh build
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check-asan-run
 check-asan-run: $(TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN)
