@@ -52,7 +52,7 @@ LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
 .PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check \
-        run compile-all
+        run compile-all demo-lm
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
 
@@ -70,15 +70,20 @@ lib/$(SONAME): $(LIB_SO)
 lib/libfrozen.so: lib/$(SONAME)
 	ln -sf $(SONAME) $@
 
-$(LIB_A): $(LIB_OBJ)
-	@mkdir -p lib
+# The archive is built per build directory (plain and sanitizer objects never mix); lib/ gets the plain one.
+ARCHIVE := $(BUILD)/libfrozen.a
+$(ARCHIVE): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
+$(LIB_A): $(ARCHIVE)
+	@mkdir -p lib
+	cp $(ARCHIVE) $@
 
 # The CLI links the static library, so it runs from the source tree without LD_LIBRARY_PATH.
-$(CLI_BIN): $(CLI_OBJ) $(LIB_A)
+$(CLI_BIN): $(CLI_OBJ) $(ARCHIVE)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB_A) $(DEPS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(ARCHIVE) $(DEPS_LIBS)
 
 lib/frozen.pc: pkgconfig/frozen.pc.in include/frozen.h
 	@mkdir -p lib
@@ -88,9 +93,9 @@ lib/frozen.pc: pkgconfig/frozen.pc.in include/frozen.h
 # ---- tests -----------------------------------------------------------------------------------------------
 # Each tests/check_*.c is its own Check program (a crash in one does not hide the others). They link the
 # static library so they can reach internal functions (the fault-injection hook, the safetensors reader).
-$(BUILD)/tests/check_%: tests/check_%.c $(TEST_UTIL) $(LIB_A)
+$(BUILD)/tests/check_%: tests/check_%.c $(TEST_UTIL) $(ARCHIVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_UTIL) $(LIB_A) \
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_UTIL) $(ARCHIVE) \
 	    $(DEPS_LIBS) $(CHECK_LIBS) $(LDFLAGS_ALL)
 
 # The header must be plain C11: compiled with -pedantic against nothing but frozen.h, linked to the .so.
@@ -124,7 +129,24 @@ symbols-check: $(LIB_SO)
 	@sh tests/check_exports.sh $(LIB_SO) include/frozen.h
 
 fixtures:
+	@sh tools/deps.sh fixtures
 	sh tests/reference/make_fixtures.sh
+
+# README's first command: build, then generate with the tiny demo LM the project trained itself
+# (models/demo-tiny, made by `make demo-lm`, which records the exact command).
+DEMO_PROMPT ?= Question: What is a kite made of? Answer:
+run:
+	@sh tools/deps.sh build
+	@$(MAKE) --no-print-directory all
+	@bin/frozen info
+	@echo '$$ bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24'
+	@bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24
+	@echo '$$ bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40'
+	@bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40
+
+demo-lm:
+	@sh tools/deps.sh bench
+	$(PYTHON) tools/make_demo_lm.py --out models/demo-tiny --steps 600 --seed 1
 
 bench: all
 	sh bench/run.sh

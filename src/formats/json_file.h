@@ -6,7 +6,9 @@
 #include "core/core.h"
 #include <jansson.h>
 
-/* Parses a whole file. FRZ_ERR_IO if it cannot be read; FRZ_ERR_FORMAT ("path: line L column C (byte B): why"). */
+/* Parses a whole file. FRZ_ERR_IO if it cannot be read ("path: cannot open: <strerror>"); FRZ_ERR_FORMAT
+ * ("path: line L column C (byte B): why", B the 0-based offset of the offending byte). Duplicate object keys
+ * are a format error. *out is NULL on failure; json_decref it on success. */
 frz_status frz_json_load_file(const char *path, json_t **out);
 
 /* Parses a buffer; `what` names it in messages (e.g. "model.safetensors header"). base_offset is added to the

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Regenerates every committed fixture from the independent references (`make fixtures`).
+set -e
+cd "$(dirname "$0")/../.."
+sh tests/reference/make_tokenizer_fixtures.sh
+/usr/bin/python3 tests/reference/make_gpt2_fixtures.py
