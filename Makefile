@@ -140,9 +140,9 @@ run:
 	@$(MAKE) --no-print-directory all
 	@bin/frozen info
 	@echo '$$ bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24'
-	@bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24
+	@bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24; echo
 	@echo '$$ bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40'
-	@bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40
+	@bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40; echo
 
 demo-lm:
 	@sh tools/deps.sh bench
