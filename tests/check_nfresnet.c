@@ -1,6 +1,7 @@
 /* check_nfresnet.c -- the NF-ResNet encoder: forward and every gradient against the PyTorch reference
  * (tests/reference/make_nfresnet_fixtures.py), each layer's backward against central finite differences,
  * save/load, load errors, initialisation and timm's expected-variance bookkeeping. */
+#include "math/blas.h"
 #include "vision/layers.h"
 #include "vision/nfresnet.h"
 #include "vision/rng.h"
@@ -103,7 +104,8 @@ typedef struct conv_case {
     frz_conv_shape s;
     float scale, eps;
     float *w, *gain, *bias, *inp, *r;          /* parameters, input, loss weights (the output's shape) */
-    float *w_hat, *mean, *rstd, *out, *col;    /* work */
+    float *w_hat, *mean, *rstd, *out, *col;    /* work; col: the conv's scratch */
+    int nt;                                    /* threads */
 } conv_case;
 
 static size_t conv_in_n(const conv_case *c) { return (size_t)c->s.B * c->s.C * c->s.H * c->s.W; }
@@ -114,15 +116,16 @@ static double conv_loss(void *ctx)
 {
     conv_case *c = ctx;
     int F = c->s.C * c->s.k * c->s.k;
-    frz_wstd_forward(c->w_hat, c->mean, c->rstd, c->w, c->gain, c->s.OC, F, c->scale, c->eps, 2);
-    frz_conv_forward(&c->s, c->out, c->inp, c->w_hat, c->bias, c->col, 2);
+    frz_wstd_forward(c->w_hat, c->mean, c->rstd, c->w, c->gain, c->s.OC, F, c->scale, c->eps, c->nt);
+    frz_conv_forward(&c->s, c->out, c->inp, c->w_hat, c->bias, c->col, c->nt);
     return dot(c->out, c->r, conv_out_n(c));
 }
 
-static void check_conv(int B, int C, int H, int W, int OC, int k, int stride, int pad, uint64_t seed)
+static void check_conv(int B, int C, int H, int W, int OC, int k, int stride, int pad, size_t in_stride, uint64_t seed)
 {
     conv_case c;
     memset(&c, 0, sizeof c);
+    frz_blas_set_threads(1);  /* the layers' contract: sgemm runs single-threaded inside their OpenMP threads */
     ck_assert(frz_conv_shape_init(&c.s, B, C, H, W, OC, k, stride, pad));
     int F = C * k * k;
     c.scale = FRZ_NFR_RELU_GAMMA / sqrtf((float)F);
@@ -136,14 +139,31 @@ static void check_conv(int B, int C, int H, int W, int OC, int k, int stride, in
     c.mean = alloc_f((size_t)OC);
     c.rstd = alloc_f((size_t)OC);
     c.out = alloc_f(conv_out_n(&c));
-    c.col = alloc_f(frz_conv_col_size(&c.s));
+    c.col = alloc_f(frz_conv_scratch_size(&c.s));
 
     /* analytic: dout = r */
     float *dw = alloc_f(conv_w_n(&c)), *dgain = alloc_f((size_t)OC), *dbias = alloc_f((size_t)OC);
     float *dinp = alloc_f(conv_in_n(&c)), *dw_hat = alloc_f(conv_w_n(&c));
+    c.nt = 1;
     conv_loss(&c);
-    frz_conv_backward(&c.s, dinp, dw_hat, dbias, c.r, c.inp, c.w_hat, c.col, 2);
-    frz_wstd_backward(dw, dgain, dw_hat, c.w, c.gain, c.mean, c.rstd, OC, F, c.scale, 2);
+    frz_conv_backward(&c.s, dinp, dw_hat, dbias, c.r, c.inp, c.w_hat, c.col, c.nt);
+    frz_wstd_backward(dw, dgain, dw_hat, c.w, c.gain, c.mean, c.rstd, OC, F, c.scale, c.nt);
+
+    /* Three threads (more than this machine may have, and uneven shares) compute the same. */
+    {
+        float *out1 = alloc_f(conv_out_n(&c)), *dinp3 = alloc_f(conv_in_n(&c)), *dw_hat3 = alloc_f(conv_w_n(&c));
+        float *dbias3 = alloc_f((size_t)OC);
+        memcpy(out1, c.out, conv_out_n(&c) * sizeof(float));
+        c.nt = 3;
+        conv_loss(&c);
+        frz_conv_backward(&c.s, dinp3, dw_hat3, dbias3, c.r, c.inp, c.w_hat, c.col, c.nt);
+        ck_assert(rel_err(c.out, out1, conv_out_n(&c)) <= 1e-6);
+        ck_assert(rel_err(dinp3, dinp, conv_in_n(&c)) <= 1e-6);
+        ck_assert(rel_err(dw_hat3, dw_hat, conv_w_n(&c)) <= 1e-6);
+        ck_assert(rel_err(dbias3, dbias, (size_t)OC) <= 1e-6);
+        free(out1); free(dinp3); free(dw_hat3); free(dbias3);
+        c.nt = 1;
+    }
 
     /* The weight gradient of a standardised conv sums to zero per output channel (the mean is removed): a
      * sanity check independent of finite differences. */
@@ -164,13 +184,14 @@ static void check_conv(int B, int C, int H, int W, int OC, int k, int stride, in
     snprintf(what, sizeof what, "conv k%d s%d p%d bias", k, stride, pad);
     check_fd(what, conv_loss, &c, c.bias, dbias, (size_t)OC, 1, 1e-2f, 1e-2, 0.0);
     snprintf(what, sizeof what, "conv k%d s%d p%d input", k, stride, pad);
-    check_fd(what, conv_loss, &c, c.inp, dinp, conv_in_n(&c), 1, 1e-2f, 1e-2, 0.0);
+    check_fd(what, conv_loss, &c, c.inp, dinp, conv_in_n(&c), in_stride, 1e-2f, 1e-2, 0.0);
 
     /* Backward accumulates: a second call adds the same amounts again. */
     float *dinp2 = alloc_f(conv_in_n(&c)), *dbias2 = alloc_f((size_t)OC), *dw_hat2 = alloc_f(conv_w_n(&c));
     memcpy(dinp2, dinp, conv_in_n(&c) * sizeof(float));
     memcpy(dbias2, dbias, (size_t)OC * sizeof(float));
     memcpy(dw_hat2, dw_hat, conv_w_n(&c) * sizeof(float));
+    conv_loss(&c);
     frz_conv_backward(&c.s, dinp2, dw_hat2, dbias2, c.r, c.inp, c.w_hat, c.col, 1);
     for (size_t i = 0; i < conv_in_n(&c); i++) ck_assert(fabsf(dinp2[i] - 2 * dinp[i]) <= 1e-5f * (1 + fabsf(dinp[i])));
     for (size_t i = 0; i < conv_w_n(&c); i++) ck_assert(fabsf(dw_hat2[i] - 2 * dw_hat[i]) <= 1e-5f * (1 + fabsf(dw_hat[i])));
@@ -182,27 +203,32 @@ static void check_conv(int B, int C, int H, int W, int OC, int k, int stride, in
     free(c.w_hat); free(c.mean); free(c.rstd); free(c.out); free(c.col);
 }
 
+/* Small maps are multiplied in groups of images (conv2d.c), maps of 1024 pixels or more one image at a time:
+ * both kinds below, and a batch that groups leave a remainder of (3 + 1 images of 20x20). */
 START_TEST(test_fd_conv_3x3_stride2)
 {
-    check_conv(2, 3, 6, 5, 4, 3, 2, 1, 11);
+    check_conv(2, 3, 6, 5, 4, 3, 2, 1, 1, 11);
 }
 END_TEST
 
 START_TEST(test_fd_conv_3x3_stride1)
 {
-    check_conv(1, 2, 4, 5, 3, 3, 1, 1, 21);
+    check_conv(1, 2, 4, 5, 3, 3, 1, 1, 1, 21);
+    check_conv(4, 2, 20, 20, 2, 3, 1, 1, 13, 22);
 }
 END_TEST
 
 START_TEST(test_fd_conv_1x1_direct)
 {
-    check_conv(2, 5, 3, 4, 3, 1, 1, 0, 31);
+    check_conv(2, 5, 3, 4, 3, 1, 1, 0, 1, 31);
+    check_conv(2, 4, 32, 33, 3, 1, 1, 0, 29, 32);
 }
 END_TEST
 
 START_TEST(test_fd_conv_7x7_stem)
 {
-    check_conv(1, 3, 9, 8, 2, 7, 2, 3, 41);
+    check_conv(1, 3, 9, 8, 2, 7, 2, 3, 1, 41);
+    check_conv(2, 2, 64, 64, 2, 7, 2, 3, 97, 42);
 }
 END_TEST
 
@@ -360,7 +386,7 @@ typedef struct net_case {
 static double net_loss(void *ctx)
 {
     net_case *c = ctx;
-    ck_assert_int_eq(frz_nfr_forward(c->m, c->st, c->images, c->pooled, 2), FRZ_OK);
+    ck_assert_int_eq(frz_nfr_forward(c->m, c->st, c->images, c->pooled, 1), FRZ_OK);
     return dot(c->pooled, c->r, c->n_pooled);
 }
 
@@ -402,7 +428,8 @@ START_TEST(test_fd_network)
     c.r = random_f(c.n_pooled, 8, -1, 1);
     float *d_img = alloc_f(n_img);
 
-    net_loss(&c);
+    /* The backward with two threads, the finite differences with one (many small forwards). */
+    ck_assert_int_eq(frz_nfr_forward(c.m, c.st, c.images, c.pooled, 2), FRZ_OK);
     ck_assert_int_eq(frz_nfr_zero_grad(c.m), FRZ_OK);
     ck_assert_int_eq(frz_nfr_backward(c.m, c.st, c.r, d_img, 2), FRZ_OK);
 

@@ -3,7 +3,8 @@
  * Tensors are float, NCHW, contiguous. Forward functions write their output; backward functions ACCUMULATE
  * (+=) into every gradient they are given, so a caller clears a gradient buffer once and several paths may add
  * into it. n_threads is the OpenMP thread count for the non-matmul work; matrix products go through
- * cblas_sgemm, whose threads the caller sets (frz_blas_set_threads). */
+ * cblas_sgemm, called from inside those OpenMP threads: the caller sets OpenBLAS to one thread
+ * (frz_blas_set_threads(1)), see conv2d.c. */
 #ifndef FRZ_VISION_LAYERS_H
 #define FRZ_VISION_LAYERS_H
 
@@ -32,16 +33,16 @@ typedef struct frz_conv_shape {
 
 /* Fills s; OH = (H + 2 pad - k) / stride + 1 (floor, as PyTorch). Returns 0 if the output would be empty. */
 int frz_conv_shape_init(frz_conv_shape *s, int B, int C, int H, int W, int OC, int k, int stride, int pad);
-/* Floats of im2col scratch one image needs (C k k * OH OW); 0 for a 1x1, stride-1, unpadded conv, which
- * multiplies the input directly. */
-size_t frz_conv_col_size(const frz_conv_shape *s);
-/* out = w * inp + bias. col: scratch of frz_conv_col_size floats (may be NULL when that is 0). */
+/* Floats of scratch the conv needs (im2col columns of a group of images and their gathered outputs); 0 for a
+ * 1x1, stride-1, unpadded conv on maps of 1024 pixels or more, which multiplies the images in place. */
+size_t frz_conv_scratch_size(const frz_conv_shape *s);
+/* out = w * inp + bias. scratch: frz_conv_scratch_size floats (may be NULL when that is 0). */
 void frz_conv_forward(const frz_conv_shape *s, float *out /* (B,OC,OH,OW) */, const float *inp /* (B,C,H,W) */,
-                      const float *w /* (OC,C*k*k) */, const float *bias /* (OC) */, float *col, int n_threads);
+                      const float *w /* (OC,C*k*k) */, const float *bias /* (OC) */, float *scratch, int n_threads);
 /* dinp may be NULL (not needed, e.g. for the image); dw and dbias are accumulated (sgemm beta = 1). */
 void frz_conv_backward(const frz_conv_shape *s, float *dinp /* (B,C,H,W) += */, float *dw /* (OC,C*k*k) += */,
                        float *dbias /* (OC) += */, const float *dout /* (B,OC,OH,OW) */,
-                       const float *inp /* (B,C,H,W) */, const float *w /* (OC,C*k*k) */, float *col,
+                       const float *inp /* (B,C,H,W) */, const float *w /* (OC,C*k*k) */, float *scratch,
                        int n_threads);
 
 /* ---- activation -------------------------------------------------------------------------------------------- */

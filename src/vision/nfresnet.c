@@ -30,7 +30,7 @@ static void conv_forward(const frz_nfr_model *m, frz_nfr_state *st, const frz_nf
 {
     frz_conv_shape cs;
     frz_conv_shape_init(&cs, st->B, c->ic, H, W, c->oc, c->k, c->stride, c->pad);
-    frz_conv_forward(&cs, out, inp, st->wcache + c->weight, m->params + c->bias, st->col, nt);
+    frz_conv_forward(&cs, out, inp, st->wcache + c->weight, m->params + c->bias, st->scratch, nt);
 }
 
 /* dinp (B,ic,H,W) += (may be NULL); the conv's weight, gain and bias gradients += */
@@ -41,7 +41,7 @@ static void conv_backward(frz_nfr_model *m, frz_nfr_state *st, const frz_nfr_con
     frz_conv_shape_init(&cs, st->B, c->ic, H, W, c->oc, c->k, c->stride, c->pad);
     const int F = c->ic * c->k * c->k;
     memset(st->dw_hat, 0, (size_t)c->oc * F * sizeof(float));
-    frz_conv_backward(&cs, dinp, st->dw_hat, m->grads + c->bias, dout, inp, st->wcache + c->weight, st->col, nt);
+    frz_conv_backward(&cs, dinp, st->dw_hat, m->grads + c->bias, dout, inp, st->wcache + c->weight, st->scratch, nt);
     frz_wstd_backward(m->grads + c->weight, m->grads + c->gain, st->dw_hat, m->params + c->weight,
                       m->params + c->gain, st->wcache + c->bias, st->wcache + c->gain, c->oc, F, conv_scale(c), nt);
 }
@@ -77,7 +77,7 @@ static void block_forward(const frz_nfr_model *m, frz_nfr_state *st, int i, cons
     const float s = branch_scale(m, i);
     float *y = A->y;
     const float *c3 = A->c3;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t k = 0; k < n_out; k++) y[k] += s * c3[k];             /* y = shortcut + alpha g branch */
 }
 
@@ -94,7 +94,7 @@ static void block_backward(frz_nfr_model *m, frz_nfr_state *st, int i, const flo
 
     /* y = shortcut + s c3: the branch receives s dy, the skip-init gain alpha sum(dy c3). dx holds dc3 for now. */
     double dg = 0.0;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : dg)
+#pragma omp parallel for simd num_threads(nt) schedule(static) reduction(+ : dg)
     for (size_t k = 0; k < n_out; k++) {
         dx[k] = s * dy[k];
         dg += (double)dy[k] * c3[k];
@@ -144,7 +144,7 @@ frz_status frz_nfr_forward(const frz_nfr_model *m, frz_nfr_state *st, const floa
     if (!images || !pooled) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_nfr_forward: NULL images or output");
     const int nt = n_threads > 0 ? n_threads : 1;
     const frz_nfr_arch *a = &m->arch;
-    frz_blas_set_threads(nt);
+    frz_blas_set_threads(1);  /* the convs split their work among OpenMP threads (conv2d.c) */
 
     conv_standardise(m, st, &a->stem, nt);
     for (int i = 0; i < a->n_blocks; i++) {
@@ -177,7 +177,7 @@ frz_status frz_nfr_backward(frz_nfr_model *m, frz_nfr_state *st, const float *d_
     if (!m->grads && (rc = frz_nfr_zero_grad(m)) != FRZ_OK) return rc;
     const int nt = n_threads > 0 ? n_threads : 1;
     const frz_nfr_arch *a = &m->arch;
-    frz_blas_set_threads(nt);
+    frz_blas_set_threads(1);  /* the convs split their work among OpenMP threads (conv2d.c) */
 
     /* The three gradient buffers rotate: dy (the current block's output gradient), dx, and a temporary. */
     float *dy = st->grad[0], *dx = st->grad[1], *t = st->grad[2];

@@ -35,7 +35,7 @@ struct frz_nfr_state {
     float *wcache;                 /* (n_params) */
 
     /* scratch */
-    float *col;                    /* im2col of one image, the largest any conv needs */
+    float *scratch;                /* conv scratch (im2col of a group of images), the largest any conv needs */
     float *dw_hat;                 /* (OC,F) gradient w.r.t. one conv's standardised weight */
     float *grad[3];                /* three activation-gradient buffers of the largest activation size */
     size_t max_act;                /* floats in each grad[] buffer */

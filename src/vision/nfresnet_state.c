@@ -18,11 +18,20 @@ static void track_max(size_t *mx, size_t n)
     if (n > *mx) *mx = n;
 }
 
+/* Records the scratch and the weight-gradient size conv c needs on an (H, W) input. */
+static void track_conv(size_t *max_scratch, size_t *max_dw, int B, const frz_nfr_conv_arch *c, int H, int W)
+{
+    frz_conv_shape cs;
+    frz_conv_shape_init(&cs, B, c->ic, H, W, c->oc, c->k, c->stride, c->pad);
+    track_max(max_scratch, frz_conv_scratch_size(&cs));
+    track_max(max_dw, (size_t)c->oc * c->ic * c->k * c->k);
+}
+
 /* Lays out every buffer over base (NULL: a counting pass) and returns the floats needed. */
 static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
 {
     const size_t B = (size_t)st->B;
-    size_t used = 0, max_act = 0, max_col = 0, max_dw = 0;
+    size_t used = 0, max_act = 0, max_scratch = 0, max_dw = 0;
     frz_conv_shape cs;
 
     frz_conv_shape_init(&cs, st->B, st->cfg.in_channels, st->H, st->W, a->stem_ch, 7, 2, a->stem.pad);
@@ -30,8 +39,7 @@ static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
     st->W1 = cs.OW;
     st->H2 = (st->H1 + 2 - 3) / 2 + 1;  /* 3x3/2 max-pool, pad 1 */
     st->W2 = (st->W1 + 2 - 3) / 2 + 1;
-    track_max(&max_col, frz_conv_col_size(&cs));
-    track_max(&max_dw, (size_t)a->stem.oc * a->stem.ic * 49);
+    track_conv(&max_scratch, &max_dw, st->B, &a->stem, st->H, st->W);
     st->images = carve(base, &used, B * st->cfg.in_channels * st->H * st->W);
     st->stem_out = carve(base, &used, B * a->stem_ch * st->H1 * st->W1);
     st->x0 = carve(base, &used, B * a->stem_ch * st->H2 * st->W2);
@@ -46,7 +54,6 @@ static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
         frz_conv_shape_init(&cs, st->B, blk->mid_ch, H, W, blk->mid_ch, 3, blk->stride, 1);
         ba->OH = cs.OH;  /* equals the ceil-mode pool's (H + 1) / 2 at stride 2 */
         ba->OW = cs.OW;
-        track_max(&max_col, frz_conv_col_size(&cs));
         const size_t in_sz = B * blk->in_ch * H * W, out_sz = B * blk->out_ch * ba->OH * ba->OW;
         ba->h = carve(base, &used, in_sz);
         ba->p = NULL;
@@ -58,9 +65,11 @@ static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
         track_max(&max_act, in_sz);
         track_max(&max_act, out_sz);
         track_max(&max_act, B * blk->mid_ch * H * W);
-        const frz_nfr_conv_arch *convs[4] = {&a->down[i], &a->conv1[i], &a->conv2[i], &a->conv3[i]};
-        for (int c = blk->has_down ? 0 : 1; c < 4; c++)
-            track_max(&max_dw, (size_t)convs[c]->oc * convs[c]->ic * convs[c]->k * convs[c]->k);
+        if (blk->has_down)
+            track_conv(&max_scratch, &max_dw, st->B, &a->down[i], ba->p ? ba->OH : H, ba->p ? ba->OW : W);
+        track_conv(&max_scratch, &max_dw, st->B, &a->conv1[i], H, W);
+        track_conv(&max_scratch, &max_dw, st->B, &a->conv2[i], H, W);
+        track_conv(&max_scratch, &max_dw, st->B, &a->conv3[i], ba->OH, ba->OW);
         H = ba->OH;
         W = ba->OW;
     }
@@ -68,7 +77,7 @@ static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
     st->Wf = W;
     st->feat = carve(base, &used, B * a->num_features * H * W);
     st->wcache = carve(base, &used, a->n_params);
-    st->col = carve(base, &used, max_col);
+    st->scratch = carve(base, &used, max_scratch);
     st->dw_hat = carve(base, &used, max_dw);
     for (int g = 0; g < 3; g++) st->grad[g] = carve(base, &used, max_act);
     st->max_act = max_act;
