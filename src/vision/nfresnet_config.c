@@ -44,7 +44,8 @@ int frz_nfr_make_divisible(double v, int divisor)
     return r;
 }
 
-/* Channel counts are capped so every size product below fits comfortably in int and size_t. */
+/* Channel counts (also after the width factor) are capped so that batch x channels and every size product
+ * fits comfortably in int and size_t. */
 #define MAX_CHANNELS 65536
 
 static frz_status check_config(const frz_nfr_config *c)
@@ -129,6 +130,9 @@ frz_status frz_nfr_arch_init(const frz_nfr_config *cfg, frz_nfr_arch *a)
     for (int s = 0; s < FRZ_NFR_STAGES; s++) {
         int out_ch = frz_nfr_make_divisible(cfg->channels[s] * (double)cfg->width, 8);
         int mid_ch = frz_nfr_make_divisible(out_ch * (double)cfg->bottle_ratio, 8);
+        if (out_ch > MAX_CHANNELS || mid_ch > MAX_CHANNELS || a->stem_ch > MAX_CHANNELS)
+            return frz_fail(FRZ_ERR_INVALID_ARG, "NF-ResNet config: stage %d would have %d (bottleneck %d) channels, "
+                            "at most %d are supported", s, out_ch, mid_ch, MAX_CHANNELS);
         for (int b = 0; b < cfg->depths[s]; b++) {
             int i = a->n_blocks++;
             frz_nfr_block_arch *blk = &a->blocks[i];

@@ -3,13 +3,15 @@
 #include "vision/layers.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
-/* Hands out n floats from the arena at *used (or only counts them while base is NULL). */
+/* Hands out n floats from the arena at *used (or only counts them while base is NULL). A total past SIZE_MAX
+ * sticks at SIZE_MAX, which no allocation satisfies. */
 static float *carve(float *base, size_t *used, size_t n)
 {
     float *p = base ? base + *used : NULL;
-    *used += n;
+    *used = n > SIZE_MAX - *used ? SIZE_MAX : *used + n;
     return p;
 }
 
@@ -84,9 +86,9 @@ static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
     return used;
 }
 
-/* Sizes beyond these would overflow int pixel indices long before memory runs out. */
+/* Beyond these, int pixel and plane counts (batch x channels, H x W) could overflow. */
 #define MAX_SIDE 16384
-#define MAX_BATCH 65536
+#define MAX_BATCH 4096
 
 frz_status frz_nfr_state_create(const frz_nfr_model *m, int B, int H, int W, frz_nfr_state **out)
 {
