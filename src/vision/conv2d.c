@@ -66,32 +66,46 @@ static void my_share(int n, int *lo, int *hi)
     *hi = (int)((long long)n * (t + 1) / T);
 }
 
+/* The output columns [*lo, *hi) whose input column ow stride - pad + kj lies inside the image (for kernel column
+ * kj); the rest read zero padding. */
+static void valid_cols(const frz_conv_shape *s, int kj, int *lo, int *hi)
+{
+    int first = s->pad - kj, last = s->W - 1 + s->pad - kj;  /* ow stride must lie in [first, last] */
+    *lo = first > 0 ? (first + s->stride - 1) / s->stride : 0;
+    *hi = last < 0 ? 0 : FRZ_MIN(s->OW, last / s->stride + 1);
+    if (*hi < *lo) *hi = *lo;
+}
+
 /* Rows [r0, r1) of one image's unfolding into col (rows ld floats apart): row (c, ki, kj) holds
  * inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. */
 static void im2col_rows(float *col, size_t ld, const float *inp /* (C,H,W) */, const frz_conv_shape *s, int r0,
                         int r1)
 {
-    const int k = s->k;
+    const int k = s->k, st = s->stride;
     for (int row = r0; row < r1; row++) {
-        int c = row / (k * k), ki = row / k % k, kj = row % k;
+        int c = row / (k * k), ki = row / k % k, kj = row % k, lo, hi;
         const float *plane = inp + (size_t)c * s->H * s->W;
         float *dst = col + (size_t)row * ld;
         if (is_direct(s)) {
             memcpy(dst, plane, (size_t)s->H * s->W * sizeof *dst);
             continue;
         }
+        valid_cols(s, kj, &lo, &hi);
         for (int oh = 0; oh < s->OH; oh++) {
-            int ih = oh * s->stride - s->pad + ki;
+            int ih = oh * st - s->pad + ki;
             float *d = dst + (size_t)oh * s->OW;
             if (ih < 0 || ih >= s->H) {
                 memset(d, 0, (size_t)s->OW * sizeof *d);
                 continue;
             }
-            const float *src = plane + (size_t)ih * s->W;
-            for (int ow = 0; ow < s->OW; ow++) {
-                int iw = ow * s->stride - s->pad + kj;
-                d[ow] = (iw >= 0 && iw < s->W) ? src[iw] : 0.0f;
+            memset(d, 0, (size_t)lo * sizeof *d);
+            if (hi > lo) {
+                const float *src = plane + (size_t)ih * s->W + (lo * st - s->pad + kj);
+                if (st == 1) memcpy(d + lo, src, (size_t)(hi - lo) * sizeof *d);
+                else
+                    for (int ow = lo; ow < hi; ow++) d[ow] = src[(ow - lo) * st];
             }
+            memset(d + hi, 0, (size_t)(s->OW - hi) * sizeof *d);
         }
     }
 }
@@ -100,21 +114,19 @@ static void im2col_rows(float *col, size_t ld, const float *inp /* (C,H,W) */, c
 static void col2im_add(float *dinp /* (C,H,W) */, const float *dcol, size_t ld, const frz_conv_shape *s, int c0,
                        int c1)
 {
-    const int k = s->k;
+    const int k = s->k, st = s->stride;
     for (int c = c0; c < c1; c++) {
         float *plane = dinp + (size_t)c * s->H * s->W;
         for (int kk = 0; kk < k * k; kk++) {
-            int ki = kk / k, kj = kk % k;
+            int ki = kk / k, kj = kk % k, lo, hi;
             const float *src = dcol + ((size_t)c * k * k + kk) * ld;
-            for (int oh = 0; oh < s->OH; oh++) {
-                int ih = oh * s->stride - s->pad + ki;
+            valid_cols(s, kj, &lo, &hi);
+            for (int oh = 0; oh < s->OH && hi > lo; oh++) {
+                int ih = oh * st - s->pad + ki;
                 if (ih < 0 || ih >= s->H) continue;
-                float *d = plane + (size_t)ih * s->W;
+                float *d = plane + (size_t)ih * s->W + (lo * st - s->pad + kj);
                 const float *g = src + (size_t)oh * s->OW;
-                for (int ow = 0; ow < s->OW; ow++) {
-                    int iw = ow * s->stride - s->pad + kj;
-                    if (iw >= 0 && iw < s->W) d[iw] += g[ow];
-                }
+                for (int ow = lo; ow < hi; ow++) d[(ow - lo) * st] += g[ow];
             }
         }
     }
