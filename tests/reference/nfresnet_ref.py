@@ -7,11 +7,15 @@ Also a minimal safetensors reader/writer (the format: u64 header length, JSON he
 
 Run directly for the benchmark peer of libfrozen's encoder:
     /usr/bin/python3 tests/reference/nfresnet_ref.py bench --arch nf_resnet50 --size 224 --batch 8 --threads 2
+or to check weights written by libfrozen (frz_nfr_save) against an input and the pooled output libfrozen
+computed for it (both in one safetensors file, tensors "input" and "pooled"):
+    /usr/bin/python3 tests/reference/nfresnet_ref.py check MODEL.safetensors IO.safetensors
 """
 import argparse
 import json
 import math
 import struct
+import sys
 import time
 
 import numpy as np
@@ -226,6 +230,16 @@ def bench(arch, width, size, batch, threads, iters):
           f"forward+backward {best * 1e3:.1f} ms best of {iters} -> {batch / best:.2f} images/s")
 
 
+def check(model_path, io_path):
+    model = load_model(model_path)
+    io, _ = read_safetensors(io_path)
+    with torch.no_grad():
+        want = model(torch.from_numpy(io["input"]).double()).numpy()
+    err = np.abs(want - io["pooled"]).max() / np.abs(want).max()
+    print(f"pooled {tuple(want.shape)}: max |libfrozen - reference| / max |reference| = {err:.3g}")
+    return err <= 1e-4
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -236,6 +250,11 @@ if __name__ == "__main__":
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--iters", type=int, default=3)
+    c = sub.add_parser("check", help="compare libfrozen's pooled output for its own weights")
+    c.add_argument("model")
+    c.add_argument("io")
     a = ap.parse_args()
     if a.cmd == "bench":
         bench(a.arch, a.width, a.size, a.batch, a.threads, a.iters)
+    else:
+        sys.exit(0 if check(a.model, a.io) else 1)
