@@ -194,7 +194,8 @@ static void check_conv(int B, int C, int H, int W, int OC, int k, int stride, in
     conv_loss(&c);
     frz_conv_backward(&c.s, dinp2, dw_hat2, dbias2, c.r, c.inp, c.w_hat, c.col, 1);
     for (size_t i = 0; i < conv_in_n(&c); i++) ck_assert(fabsf(dinp2[i] - 2 * dinp[i]) <= 1e-5f * (1 + fabsf(dinp[i])));
-    for (size_t i = 0; i < conv_w_n(&c); i++) ck_assert(fabsf(dw_hat2[i] - 2 * dw_hat[i]) <= 1e-5f * (1 + fabsf(dw_hat[i])));
+    for (size_t i = 0; i < conv_w_n(&c); i++)
+        ck_assert(fabsf(dw_hat2[i] - 2 * dw_hat[i]) <= 1e-5f * (1 + fabsf(dw_hat[i])));
     for (int o = 0; o < OC; o++) ck_assert(fabsf(dbias2[o] - 2 * dbias[o]) <= 1e-5f * (1 + fabsf(dbias[o])));
 
     free(dinp2); free(dbias2); free(dw_hat2);
@@ -337,7 +338,8 @@ START_TEST(test_maxpool_known_values)
     ck_assert_float_eq(out[0], 5); ck_assert_float_eq(out[1], 7);
     ck_assert_float_eq(out[2], 13); ck_assert_float_eq(out[3], 15);
     frz_maxpool_backward(d, g, x, 1, 4, 4, 3, 2, 1, 1);
-    ck_assert_float_eq(d[5], 1); ck_assert_float_eq(d[7], 2); ck_assert_float_eq(d[13], 3); ck_assert_float_eq(d[15], 4);
+    ck_assert_float_eq(d[5], 1); ck_assert_float_eq(d[7], 2);
+    ck_assert_float_eq(d[13], 3); ck_assert_float_eq(d[15], 4);
     /* negative values: padding never wins */
     for (int i = 0; i < 16; i++) x[i] = -1.0f - (float)i;
     frz_maxpool_forward(out, x, 1, 4, 4, 3, 2, 1, 1);

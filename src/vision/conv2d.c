@@ -209,7 +209,8 @@ void frz_conv_backward(const frz_conv_shape *s, float *dinp, float *dw, float *d
             if (r1 > r0) {
                 const float *rows = in_place ? x : scratch;
                 if (!in_place)
-                    for (int j = 0; j < g; j++) im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, r0, r1);
+                    for (int j = 0; j < g; j++)
+                        im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, r0, r1);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->OC, r1 - r0, N, 1.0f, gd, N,
                             rows + (size_t)r0 * N, N, 1.0f, dw + r0, CKK);
                 if (dx && in_place) {
@@ -219,7 +220,8 @@ void frz_conv_backward(const frz_conv_shape *s, float *dinp, float *dw, float *d
                     /* This thread's rows of col are free again: they receive dcol, then fold into dx. */
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, N, s->OC, 1.0f, w + r0, CKK, gd, N,
                                 0.0f, scratch + (size_t)r0 * N, N);
-                    for (int j = 0; j < g; j++) col2im_add(dx + j * in_img, scratch + (size_t)j * OHW, (size_t)N, s, lo, hi);
+                    for (int j = 0; j < g; j++)
+                        col2im_add(dx + j * in_img, scratch + (size_t)j * OHW, (size_t)N, s, lo, hi);
                 }
             }
         }

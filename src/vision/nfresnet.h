@@ -143,8 +143,11 @@ void frz_nfr_state_free(frz_nfr_state *st);
 size_t frz_nfr_state_bytes(const frz_nfr_state *st);
 
 /* images (B, in_channels, H, W) -> pooled (B, num_features). Keeps what the backward needs in st. A state serves
- * models of the config it was created for (else FRZ_ERR_INVALID_ARG). */
-frz_status frz_nfr_forward(const frz_nfr_model *m, frz_nfr_state *st, const float *images, float *pooled, int n_threads);
+ * models of the config it was created for (else FRZ_ERR_INVALID_ARG).
+ * Threads: n_threads OpenMP threads (< 1 means 1) share every layer, and each runs single-threaded sgemm calls,
+ * so forward and backward set OpenBLAS to one thread (frz_blas_set_threads(1), process-wide); conv2d.c says why. */
+frz_status frz_nfr_forward(const frz_nfr_model *m, frz_nfr_state *st, const float *images, float *pooled,
+                           int n_threads);
 /* After a forward with st: adds the gradients of the loss w.r.t. every parameter to m->grads (allocating and
  * clearing them on first use) and, if d_images is not NULL, w.r.t. the images to d_images (+=). */
 frz_status frz_nfr_backward(frz_nfr_model *m, frz_nfr_state *st, const float *d_pooled /* (B,num_features) */,

@@ -237,7 +237,8 @@ frz_status frz_nfr_config_from_meta(const frz_st_set *set, const char *what, frz
     for (int i = 0; i < FRZ_NFR_META_PAIRS; i++)
         if (!ok[i]) return frz_fail(FRZ_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is malformed", what, KEYS[i], v[i]);
     if (strcmp(v[8], "relu") != 0)
-        return frz_fail(FRZ_ERR_UNSUPPORTED, "%s: metadata 'nfresnet.act' = \"%s\": only relu is supported", what, v[8]);
+        return frz_fail(FRZ_ERR_UNSUPPORTED, "%s: metadata 'nfresnet.act' = \"%s\": only relu is supported", what,
+                        v[8]);
     frz_status st = check_config(&c);
     if (st != FRZ_OK) return frz_fail_prefix(FRZ_ERR_UNSUPPORTED, "%s: metadata: ", what);
     *out = c;
