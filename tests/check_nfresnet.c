@@ -4,7 +4,7 @@
 #include "math/blas.h"
 #include "vision/layers.h"
 #include "vision/nfresnet.h"
-#include "vision/rng.h"
+#include "math/rng.h"
 #include "util/testutil.h"
 
 #include <math.h>
@@ -27,10 +27,10 @@ static float *alloc_f(size_t n)
 /* n floats uniform in [lo, hi) from a fixed seed. */
 static float *random_f(size_t n, uint64_t seed, float lo, float hi)
 {
-    frz_vrng r;
-    frz_vrng_seed(&r, seed);
+    frz_rng r;
+    frz_rng_seed(&r, seed);
     float *p = alloc_f(n);
-    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)frz_vrng_uniform(&r);
+    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)frz_rng_uniform(&r);
     return p;
 }
 
@@ -317,11 +317,11 @@ START_TEST(test_fd_maxpool)
     int planes = 3, H = 7, W = 6;
     size_t n = (size_t)planes * H * W;
     float *x = alloc_f(n);
-    frz_vrng r;
-    frz_vrng_seed(&r, 9);
+    frz_rng r;
+    frz_rng_seed(&r, 9);
     for (size_t i = 0; i < n; i++) x[i] = 0.05f * (float)i - 3.0f;
     for (size_t i = n - 1; i > 0; i--) {
-        size_t j = frz_vrng_u64(&r) % (i + 1);
+        size_t j = frz_rng_next(&r) % (i + 1);
         float t = x[i]; x[i] = x[j]; x[j] = t;
     }
     check_unary(1, planes, H, W, x);
@@ -395,16 +395,16 @@ static double net_loss(void *ctx)
 /* Random non-zero gains, biases and skip-init gains, so every path of every block carries signal. */
 static void randomise_gains(frz_nfr_model *m, uint64_t seed)
 {
-    frz_vrng r;
-    frz_vrng_seed(&r, seed);
+    frz_rng r;
+    frz_rng_seed(&r, seed);
     for (int t = 0; t < m->arch.n_tensors; t++) {
         const frz_nfr_tensor *ten = &m->arch.tensors[t];
         float *p = m->params + ten->offset;
-        if (strstr(ten->name, "skipinit_gain")) p[0] = 0.5f + (float)frz_vrng_uniform(&r);
+        if (strstr(ten->name, "skipinit_gain")) p[0] = 0.5f + (float)frz_rng_uniform(&r);
         else if (strstr(ten->name, ".gain"))
-            for (size_t i = 0; i < ten->numel; i++) p[i] = 0.7f + 0.6f * (float)frz_vrng_uniform(&r);
+            for (size_t i = 0; i < ten->numel; i++) p[i] = 0.7f + 0.6f * (float)frz_rng_uniform(&r);
         else if (strstr(ten->name, ".bias"))
-            for (size_t i = 0; i < ten->numel; i++) p[i] = 0.2f * (float)frz_vrng_normal(&r);
+            for (size_t i = 0; i < ten->numel; i++) p[i] = 0.2f * (float)frz_rng_normal(&r);
     }
 }
 

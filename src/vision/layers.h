@@ -45,12 +45,9 @@ void frz_conv_backward(const frz_conv_shape *s, float *dinp /* (B,C,H,W) += */, 
                        const float *inp /* (B,C,H,W) */, const float *w /* (OC,C*k*k) */, float *scratch,
                        int n_threads);
 
-/* ---- activation -------------------------------------------------------------------------------------------- */
-/* out = max(inp, 0) * scale; out may be inp. */
-void frz_relu_forward(float *out /* (N) */, const float *inp /* (N) */, size_t N, float scale, int n_threads);
-/* dinp += dout * scale where x > 0; x may be the relu's input or its output (same sign pattern). */
-void frz_relu_backward(float *dinp /* (N) += */, const float *dout /* (N) */, const float *x /* (N) */, size_t N,
-                       float scale, int n_threads);
+/* ---- activation: ReLU with an output scale, shared with the LM: frz_relu_forward / frz_relu_backward in
+ * math/nn.h. ------------------------------------------------------------------------------------------------ */
+#include "math/nn.h"
 
 /* ---- pooling: planes = B*C independent (H,W) planes -------------------------------------------------------- */
 /* Max over k x k windows, stride s, padding p (padding never wins), floor mode: OH = (H + 2p - k)/s + 1. */

@@ -8,11 +8,6 @@
 #include "vision/layers.h"
 #include "math/blas.h"
 
-#if defined(__clang__)
-/* clang -O1 (the sanitizer build) may decline an omp simd loop and then warns; the hint matters at -O2 only. */
-#pragma clang diagnostic ignored "-Wpass-failed"
-#endif
-
 #include <math.h>
 #include <string.h>
 

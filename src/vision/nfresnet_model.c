@@ -1,6 +1,6 @@
 /* nfresnet_model.c -- the parameter block: creation, timm's initialisation, gradients, lookup by name. */
 #include "vision/nfresnet.h"
-#include "vision/rng.h"
+#include "math/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -46,8 +46,8 @@ static const char *leaf(const char *name)
 
 void frz_nfr_init(frz_nfr_model *m, uint64_t seed)
 {
-    frz_vrng rng;
-    frz_vrng_seed(&rng, seed);
+    frz_rng rng;
+    frz_rng_seed(&rng, seed);
     for (int t = 0; t < m->arch.n_tensors; t++) {
         const frz_nfr_tensor *ten = &m->arch.tensors[t];
         float *p = m->params + ten->offset;
@@ -55,7 +55,7 @@ void frz_nfr_init(frz_nfr_model *m, uint64_t seed)
         if (strcmp(kind, "weight") == 0) {
             /* kaiming_normal_(mode='fan_in', nonlinearity='linear'): std = 1 / sqrt(in * kh * kw) */
             double std = 1.0 / sqrt((double)(ten->shape[1] * ten->shape[2] * ten->shape[3]));
-            for (size_t i = 0; i < ten->numel; i++) p[i] = (float)(std * frz_vrng_normal(&rng));
+            for (size_t i = 0; i < ten->numel; i++) p[i] = (float)(std * frz_rng_normal(&rng));
         } else if (strcmp(kind, "gain") == 0) {
             /* Without the scalar skip-init gain, timm starts conv3's gain at 0 so every block is the identity. */
             int zero = !m->cfg.skipinit && strstr(ten->name, ".conv3.") != NULL;
