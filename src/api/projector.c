@@ -5,7 +5,7 @@ frz_status frz_projector_create(int32_t n_features, int32_t n_prefix, int32_t n_
                                 frz_projector **out)
 {
     frz_status st = frz_proj_create(n_features, n_prefix, n_embd, out);
-    if (st == FRZ_OK) frz_proj_init(*out, seed);
+    if (st == FRZ_OK) frz_proj_init(*out, seed, 1.0); /* nn.Linear's */
     return st;
 }
 

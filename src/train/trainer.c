@@ -145,6 +145,15 @@ static frz_status check_resume(const frz_train *t, const frz_nfr_config *want)
     return FRZ_OK;
 }
 
+/* Root mean square of the LM's token embeddings: the scale the projector's output starts at. */
+static double wte_rms(const frz_lm *lm)
+{
+    const size_t n = (size_t)lm->cfg.n_vocab * (size_t)lm->cfg.n_embd;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)lm->w.wte[i] * lm->w.wte[i];
+    return n ? sqrt(s / (double)n) : 1.0;
+}
+
 static frz_status init_models(frz_train *t)
 {
     frz_nfr_config cfg;
@@ -169,7 +178,7 @@ static frz_status init_models(frz_train *t)
     if (st == FRZ_OK) st = frz_ckpt_moments_create(t->enc->arch.n_params, t->proj->n_params, &t->mom);
     if (st != FRZ_OK) return st;
     frz_nfr_init(t->enc, t->p.seed);
-    frz_proj_init(t->proj, t->p.seed ^ 0x5851F42D4C957F2Dull);
+    frz_proj_init(t->proj, t->p.seed ^ 0x5851F42D4C957F2Dull, sqrt(3.0) * wte_rms(t->lm));
     t->image_size = t->p.image_size;
     memset(&t->s, 0, sizeof t->s);
     t->s.seed = t->p.seed;

@@ -45,11 +45,11 @@ void frz_proj_free(frz_projector *p)
     free(p);
 }
 
-void frz_proj_init(frz_projector *p, uint64_t seed)
+void frz_proj_init(frz_projector *p, uint64_t seed, double scale)
 {
     frz_rng rng;
     frz_rng_seed(&rng, seed);
-    double bound = 1.0 / sqrt((double)p->n_features);
+    double bound = scale / sqrt((double)p->n_features);
     for (size_t i = 0; i < p->n_params; i++) p->params[i] = (float)((2.0 * frz_rng_uniform(&rng) - 1.0) * bound);
 }
 

@@ -30,8 +30,12 @@ struct frz_projector {
 /* A projector with zeroed parameters. FRZ_ERR_INVALID_ARG for sizes outside the limits. */
 frz_status frz_proj_create(int n_features, int n_prefix, int n_embd, frz_projector **out);
 void frz_proj_free(frz_projector *p);
-/* nn.Linear's initialisation: weight and bias uniform in +-1/sqrt(F); deterministic for a seed. */
-void frz_proj_init(frz_projector *p, uint64_t seed);
+/* nn.Linear's initialisation scaled by `scale`: weight and bias uniform in +-scale/sqrt(F); deterministic for a
+ * seed. scale 1 is nn.Linear's. With features of unit mean square the outputs then have standard deviation
+ * about scale/sqrt(3): the trainer picks scale = sqrt(3) x the RMS of the LM's token embeddings, so the prefix
+ * starts at the scale of the embeddings the LM was trained on (a prefix far larger than them is squashed by
+ * the first layer norm and learns slowly). */
+void frz_proj_init(frz_projector *p, uint64_t seed, double scale);
 /* Clears the gradients (allocating them on first use). */
 frz_status frz_proj_zero_grad(frz_projector *p);
 
