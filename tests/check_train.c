@@ -180,8 +180,8 @@ static void small_params(frz_train_params *p)
 
 /* Progress recorder: every step's loss, the validations, and an abort after a chosen step. */
 typedef struct recorder {
-    float loss[256];
-    double val[256];
+    float loss[512];
+    double val[512];
     int64_t first, last;       /* steps seen */
     int64_t abort_after;       /* abort once this step is done (0: never) */
     int abort_in_validation;   /* 1: abort from inside the validation of step abort_after */
@@ -194,7 +194,7 @@ static void on_progress(const frz_train_progress *p, void *user)
 {
     recorder *r = user;
     ck_assert_uint_eq(p->struct_size, sizeof *p);
-    ck_assert(p->step >= 1 && p->step < 256);
+    ck_assert(p->step >= 1 && p->step < 512);
     if (r->calls++ == 0) r->first = p->step;
     r->last = p->step;
     r->loss[p->step] = p->loss;
@@ -319,7 +319,7 @@ START_TEST(overfit_then_caption)
     ck_assert_int_eq(frz_projector_load(path_in(run, "projector.safetensors"), &pr), FRZ_OK);
     ck_assert_int_eq(frz_projector_get(pr, FRZ_PROJECTOR_N_PREFIX), 4);
     ck_assert_int_eq(frz_session_create(lm, &s), FRZ_OK);
-    char dir[4200];
+    char dir[1024];
     snprintf(dir, sizeof dir, "%s", data);
     *strrchr(dir, '/') = '\0';
     for (int i = 0; i < 4; i++) {
@@ -368,7 +368,7 @@ START_TEST(resume_gives_the_uninterrupted_losses)
 {
     /* 8 images, one of them corrupt and one missing; 2 held out; batches of 3 -> steps per epoch 2. */
     const char *data = make_data(EIGHT, 8, "corrupt.png\ta broken image\nmissing.png\tnothing here\n");
-    char dir[4200];
+    char dir[1024];
     snprintf(dir, sizeof dir, "%s", data);
     *strrchr(dir, '/') = '\0';
     FILE *f = fopen(path_in(dir, "corrupt.png"), "wb");
