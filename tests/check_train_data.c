@@ -190,7 +190,7 @@ static frz_dataset *numbered(int n_images, int captions_each)
     ck_assert_int_eq(frz_dataset_new(&ds), FRZ_OK);
     for (int c = 0; c < captions_each; c++)
         for (int i = 0; i < n_images; i++) {
-            char path[32], cap[32];
+            char path[32], cap[64];
             snprintf(path, sizeof path, "img%03d.png", i);
             snprintf(cap, sizeof cap, "caption %d of %d", c, i);
             ck_assert_int_eq(frz_dataset_add(ds, "/d", path, strlen(path), cap, strlen(cap)), FRZ_OK);
