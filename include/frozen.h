@@ -441,7 +441,10 @@ typedef struct frz_train_params {
     float vision_width;          /* channel width factor; default 1 */
     int32_t image_size;          /* default 224 */
     int32_t prefix_tokens;       /* n; default 2 */
-    int32_t batch_size;          /* default 128 */
+    int32_t batch_size;          /* examples per optimisation step; default 128 (the paper's) */
+    int32_t micro_batch;         /* examples per forward/backward pass, dividing batch_size: the gradients of
+                                  * the parts are summed, weighted by their targets, into the batch's gradient,
+                                  * so memory follows micro_batch and the result batch_size. 0 (default): all */
     float lr;                    /* Adam learning rate (constant); default 3e-4 */
     float beta1, beta2;          /* default 0.9, 0.95 */
     float adam_eps;              /* default 1e-8 */

@@ -70,7 +70,8 @@ START_TEST(step_matches_pytorch_autograd)
     ck_assert_int_eq(frz_step_create(lm, enc, proj, B, R, L, &s), FRZ_OK);
     float loss;
     int64_t n_targets;
-    ck_assert_int_eq(frz_step_run(s, img->data, tok->data, L, len->data, 1, 2, &loss, &n_targets), FRZ_OK);
+    ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
+    ck_assert_int_eq(frz_step_run(s, img->data, tok->data, L, len->data, 1, 1.0f, 2, &loss, &n_targets), FRZ_OK);
     const double want_loss = *(const double *)frz_st_find(ex, "loss")->data;
     ck_assert_msg(fabs(loss - want_loss) <= 1e-4 * fabs(want_loss), "loss %.7g, PyTorch %.7g", loss, want_loss);
     int64_t want_targets = 0;
@@ -104,7 +105,7 @@ START_TEST(step_matches_pytorch_autograd)
     }
     /* A forward-only pass (validation) gives the same loss and touches no gradient. */
     float g0 = proj->grads[0], loss2;
-    ck_assert_int_eq(frz_step_run(s, img->data, tok->data, L, len->data, 0, 1, &loss2, &n_targets), FRZ_OK);
+    ck_assert_int_eq(frz_step_run(s, img->data, tok->data, L, len->data, 0, 1.0f, 1, &loss2, &n_targets), FRZ_OK);
     ck_assert_float_eq_tol(loss2, loss, 1e-6f * loss);
     ck_assert_float_eq(proj->grads[0], g0);
     double nll_sum = 0;
@@ -119,6 +120,52 @@ START_TEST(step_matches_pytorch_autograd)
     ck_assert_int_eq(count, want_targets);
     ck_assert_msg(fabs(nll_sum / count - want_loss) <= 1e-4 * want_loss, "per-sequence NLL %.7g", nll_sum / count);
 
+    frz_step_free(s);
+    frz_st_close(ex);
+    frz_proj_free(proj);
+    frz_nfr_free(enc);
+    frz_lm_free(lm);
+}
+END_TEST
+
+START_TEST(micro_batches_sum_to_the_batch_gradient)
+{
+    /* The fixture's batch of 4 as two micro-batches of 2, each weighted by its share of the targets: the summed
+     * gradients are the whole batch's (to float rounding), and so is the target-weighted loss. */
+    frz_lm *lm = NULL;
+    frz_nfr_model *enc = NULL;
+    frz_projector *proj = NULL;
+    frz_st_set *ex = NULL;
+    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
+    ck_assert_int_eq(frz_nfr_load(fixture_path("train/encoder.safetensors"), NULL, &enc), FRZ_OK);
+    ck_assert_int_eq(frz_proj_load(fixture_path("train/projector.safetensors"), &proj), FRZ_OK);
+    ck_assert_int_eq(frz_st_open_file(fixture_path("train/expected.safetensors"), &ex), FRZ_OK);
+    const frz_st_tensor *img = frz_st_find(ex, "images"), *tok = frz_st_find(ex, "tokens"), *len = frz_st_find(ex, "len");
+    const int B = (int)img->shape[0], R = (int)img->shape[2], L = (int)tok->shape[1];
+    const int32_t *lens = len->data;
+    frz_step *s = NULL;
+    ck_assert_int_eq(frz_step_create(lm, enc, proj, B / 2, R, L, &s), FRZ_OK);
+    int64_t total = 0, part[2] = {0, 0};
+    for (int b = 0; b < B; b++) part[b / (B / 2)] += lens[b] >= 0 ? lens[b] + 1 : 0;
+    total = part[0] + part[1];
+    ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
+    double sum = 0;
+    for (int h = 0; h < 2; h++) {
+        const size_t off = (size_t)h * (B / 2);
+        float l;
+        int64_t n;
+        ck_assert_int_eq(frz_step_run(s, (const float *)img->data + off * 3 * R * R, (const int32_t *)tok->data + off * L, L,
+                                      lens + off, 1, (float)part[h] / (float)total, 1, &l, &n), FRZ_OK);
+        ck_assert_int_eq(n, part[h]);
+        sum += (double)l * n;
+    }
+    const double want_loss = *(const double *)frz_st_find(ex, "loss")->data;
+    ck_assert_msg(fabs(sum / total - want_loss) <= 1e-4 * want_loss, "loss %.7g vs %.7g", sum / total, want_loss);
+    size_t n;
+    const float *w = tensor_f32(ex, "grad.projector.weight", &n);
+    ck_assert_msg(rel_err(proj->grads, w, n) <= 1e-4, "grad.projector.weight: %.3g", rel_err(proj->grads, w, n));
+    w = tensor_f32(ex, "grad.stem.conv.weight", &n);
+    ck_assert_msg(rel_err(enc->grads, w, n) <= 1e-4, "grad.stem.conv.weight: %.3g", rel_err(enc->grads, w, n));
     frz_step_free(s);
     frz_st_close(ex);
     frz_proj_free(proj);
@@ -604,6 +651,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, step_matches_pytorch_autograd);
+    tcase_add_test(tc, micro_batches_sum_to_the_batch_gradient);
     tcase_add_test(tc, the_lm_is_never_written);
     tcase_add_test(tc, overfit_then_caption);
     tcase_add_test(tc, resume_gives_the_uninterrupted_losses);

@@ -48,6 +48,7 @@ static frz_status read_params(const frz_train_params *user, frz_train_params *p)
     TAKE(image_size);
     TAKE(prefix_tokens);
     TAKE(batch_size);
+    TAKE(micro_batch);
     TAKE(lr);
     TAKE(beta1);
     TAKE(beta2);
@@ -92,6 +93,9 @@ static frz_status check_params(const frz_train_params *p, const frz_lm *lm)
         return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_create: prefix_tokens %d + max_caption_tokens %d exceed the "
                         "LM's context length %lld", (int)p->prefix_tokens, (int)p->max_caption_tokens, (long long)n_ctx);
     if (p->batch_size < 1 || p->batch_size > 65536) return bad("batch_size", p->batch_size, "in 1..65536");
+    if (p->micro_batch < 0 || (p->micro_batch > 0 && p->batch_size % p->micro_batch != 0))
+        return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_create: micro_batch %d does not divide batch_size %d",
+                        (int)p->micro_batch, (int)p->batch_size);
     if (!(p->lr > 0 && isfinite(p->lr))) return bad("lr", p->lr, "positive");
     if (!(p->beta1 >= 0 && p->beta1 < 1)) return bad("beta1", p->beta1, "in [0, 1)");
     if (!(p->beta2 >= 0 && p->beta2 < 1)) return bad("beta2", p->beta2, "in [0, 1)");

@@ -18,13 +18,13 @@ static const cli_option options[] = {
     {"val-every", 0, 1},     {"patience", 0, 1},       {"blind", 0, 0},          {"resume", 0, 0},
     {"seed", 0, 1},          {"threads", 't', 1},      {"beta1", 0, 1},          {"beta2", 0, 1},
     {"adam-eps", 0, 1},      {"weight-decay", 0, 1},   {"grad-clip", 0, 1},      {"max-caption-tokens", 0, 1},
-    {"checkpoint-every", 0, 1}, {"image-dir", 0, 1},
+    {"checkpoint-every", 0, 1}, {"image-dir", 0, 1},     {"micro-batch", 0, 1},
 };
 enum {
     OPT_LM, OPT_DATA, OPT_OUT, OPT_VISION, OPT_WIDTH, OPT_IMAGE_SIZE, OPT_PREFIX, OPT_BATCH, OPT_LR, OPT_EPOCHS,
     OPT_STEPS, OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_PATIENCE, OPT_BLIND, OPT_RESUME, OPT_SEED, OPT_THREADS,
     OPT_BETA1, OPT_BETA2, OPT_ADAM_EPS, OPT_WEIGHT_DECAY, OPT_GRAD_CLIP, OPT_MAX_CAPTION, OPT_CKPT_EVERY,
-    OPT_IMAGE_DIR
+    OPT_IMAGE_DIR, OPT_MICRO_BATCH
 };
 
 static const cli_command command = {
@@ -45,6 +45,7 @@ static const cli_command command = {
     "  --image-size R            images are padded to a square and resized to R x R (default 224)\n"
     "  --prefix-tokens N         visual prefix length (default 2, the paper's best)\n"
     "  -b, --batch B             images per step (default 128)\n"
+    "  --micro-batch M           images per forward/backward pass, dividing B: memory follows M, results B\n"
     "  --lr LR                   Adam learning rate, constant (default 3e-4)\n"
     "  --beta1 B1 --beta2 B2     Adam betas (default 0.9, 0.95)\n"
     "  --adam-eps E              Adam epsilon (default 1e-8)\n"
@@ -134,6 +135,7 @@ static int on_option(void *ctx, size_t index, const char *value)
         return rc;
     case OPT_THREADS: return parse_int("--threads", value, 1, 4096, &p->n_threads);
     case OPT_IMAGE_DIR: p->image_dir = value; return CLI_OK;
+    case OPT_MICRO_BATCH: return parse_int("--micro-batch", value, 1, 65536, &p->micro_batch);
     default: return CLI_OK;
     }
 }

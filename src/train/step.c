@@ -71,8 +71,14 @@ static void build_sequences(frz_step *s, const int32_t *tok, int tok_stride, con
     }
 }
 
+frz_status frz_step_zero_grads(frz_step *s)
+{
+    frz_status st = frz_proj_zero_grad(s->proj);
+    return st == FRZ_OK ? frz_nfr_zero_grad(s->enc) : st;
+}
+
 frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens, int tok_stride, const int32_t *len,
-                        int backward, int n_threads, float *loss, int64_t *n_targets)
+                        int backward, float grad_scale, int n_threads, float *loss, int64_t *n_targets)
 {
     *loss = 0.0f;
     *n_targets = 0;
@@ -104,9 +110,12 @@ frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens,
     const size_t rows = (size_t)s->B * T, PC = (size_t)s->P * s->C;
     memset(s->d_embd, 0, rows * s->C * sizeof *s->d_embd);
     if ((st = frz_gpt2_train_backward(s->ws, s->d_embd, NULL, n_threads)) != FRZ_OK) return st;
-    for (int b = 0; b < s->B; b++) memcpy(s->d_prefix + b * PC, s->d_embd + (size_t)b * T * s->C, PC * sizeof(float));
-
-    if ((st = frz_proj_zero_grad(s->proj)) != FRZ_OK || (st = frz_nfr_zero_grad(s->enc)) != FRZ_OK) return st;
+    for (int b = 0; b < s->B; b++) {
+        const float *src = s->d_embd + (size_t)b * T * s->C;
+        float *dst = s->d_prefix + b * PC;
+        for (size_t i = 0; i < PC; i++) dst[i] = grad_scale * src[i];
+    }
+    if (!s->proj->grads || !s->enc->grads) return frz_fail(FRZ_ERR_INVALID_ARG, "step: gradients not cleared first");
     memset(s->d_pooled, 0, (size_t)s->B * s->F * sizeof *s->d_pooled);
     frz_proj_backward(s->proj, s->d_pooled, s->d_prefix, s->pooled, s->B, n_threads);
     return frz_nfr_backward(s->enc, s->enc_st, s->d_pooled, NULL, n_threads);

@@ -29,7 +29,7 @@ typedef struct frz_step {
     frz_nfr_state *enc_st;
     float *pooled;           /* (B,F) */
     float *prefix;           /* (B,P*C) */
-    float *d_prefix;         /* (B,P*C) gradient of the loss w.r.t. the prefix embeddings (after a backward) */
+    float *d_prefix;         /* (B,P*C) grad_scale x the gradient of the loss w.r.t. the prefix (after a backward) */
     float *d_pooled;         /* (B,F) */
     frz_gpt2_train_ws *ws;   /* for B x ws_T positions, remade when a batch needs another T */
     int ws_T;
@@ -47,12 +47,17 @@ frz_status frz_step_create(const frz_lm *lm, frz_nfr_model *enc, frz_projector *
                            frz_step **out);
 void frz_step_free(frz_step *s);
 
+/* Clears the encoder's and the projector's gradients (allocating them on first use). */
+frz_status frz_step_zero_grads(frz_step *s);
+
 /* One pass. images (B,3,R,R); tokens (B, tok_stride) caption tokens; len (B) their counts, -1 for an empty slot
- * (no targets; its image is still encoded). With backward, the encoder's and the projector's gradients are
- * cleared and then hold this batch's. *loss: the mean cross-entropy (0 when no slot has a caption);
- * *n_targets: how many targets it averages. */
+ * (no targets; its image is still encoded). *loss: the mean cross-entropy (0 when no slot has a caption);
+ * *n_targets: how many targets it averages. With backward, grad_scale times the gradient of *loss is ADDED to the
+ * encoder's and the projector's gradients: a batch split into micro-batches clears them once (frz_step_zero_grads)
+ * and passes each part grad_scale = its targets / the batch's targets, which sums to the gradient of the
+ * batch's mean loss. */
 frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens, int tok_stride, const int32_t *len,
-                        int backward, int n_threads, float *loss, int64_t *n_targets);
+                        int backward, float grad_scale, int n_threads, float *loss, int64_t *n_targets);
 
 /* Sum of negative log-likelihoods and target count of slot b in the last pass (validation perplexity). */
 void frz_step_seq_nll(const frz_step *s, int b, double *nll, int *count);

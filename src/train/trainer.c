@@ -38,7 +38,8 @@ struct frz_train {
     frz_ckpt_moments mom;
     frz_ckpt_state s;
 
-    frz_step *step;
+    frz_step *step;              /* sized for micro-batches of `micro` examples */
+    int micro;
     frz_loader *train_loader, *val_loader;
     frz_metrics *metrics;
 
@@ -201,6 +202,7 @@ frz_status frz_trainer_create(const frz_lm *lm, const char *data_path, const cha
     t->lm = lm;
     t->p = *params;
     t->loader_epoch = -1;
+    t->micro = params->micro_batch > 0 ? params->micro_batch : params->batch_size;
     t->arch = frz_strdup(params->vision_arch, "vision architecture");
     t->image_dir = params->image_dir ? frz_strdup(params->image_dir, "image folder") : NULL;
     t->p.vision_arch = t->arch;
@@ -221,7 +223,7 @@ frz_status frz_trainer_create(const frz_lm *lm, const char *data_path, const cha
     if (st == FRZ_OK) st = make_dir(out_dir);
     if (st == FRZ_OK) st = init_models(t);
     if (st == FRZ_OK)
-        st = frz_step_create(lm, t->enc, t->proj, t->p.batch_size, t->image_size, t->p.max_caption_tokens, &t->step);
+        st = frz_step_create(lm, t->enc, t->proj, t->micro, t->image_size, t->p.max_caption_tokens, &t->step);
     frz_loader_config lc = {t->ds, lm, t->p.batch_size, t->image_size, t->p.max_caption_tokens, t->p.blind != 0};
     if (st == FRZ_OK) st = frz_loader_create(&lc, &t->train_loader);
     if (st == FRZ_OK && t->n_val > 0) st = frz_loader_create(&lc, &t->val_loader);
@@ -277,6 +279,42 @@ static frz_status save_checkpoint(const frz_train *t)
     return st;
 }
 
+/* The pass over one loaded batch, in micro-batches of t->micro examples: the mean loss over the batch's targets
+ * into *loss (NaN when it has none) and, for validation, each valid slot's NLL and target count added to
+ * *nll_sum and *count (may be NULL). With backward, the batch's gradient ends in the models' gradients. */
+static frz_status batch_pass(frz_train *t, const frz_batch *b, int backward, float *loss, double *nll_sum,
+                             int64_t *count)
+{
+    const int M = t->micro, T = t->p.max_caption_tokens;
+    const size_t img = (size_t)3 * t->image_size * t->image_size;
+    int64_t total = 0;
+    for (int i = 0; i < b->B; i++) total += b->len[i] >= 0 ? b->len[i] + 1 : 0;
+    *loss = NAN;
+    if (total == 0) return FRZ_OK;
+    frz_status st = backward ? frz_step_zero_grads(t->step) : FRZ_OK;
+    double sum = 0.0;
+    for (int c0 = 0; st == FRZ_OK && c0 < b->B; c0 += M) {
+        int64_t part = 0;
+        for (int i = c0; i < c0 + M; i++) part += b->len[i] >= 0 ? b->len[i] + 1 : 0;
+        if (part == 0) continue; /* only empty slots: nothing to learn or measure */
+        float l;
+        int64_t n;
+        st = frz_step_run(t->step, b->images + (size_t)c0 * img, b->tokens + (size_t)c0 * T, T, b->len + c0, backward,
+                          (float)((double)part / (double)total), t->p.n_threads, &l, &n);
+        sum += (double)l * (double)n;
+        for (int i = 0; st == FRZ_OK && nll_sum && i < M; i++) {
+            if (b->len[c0 + i] < 0) continue;
+            double nll;
+            int c;
+            frz_step_seq_nll(t->step, i, &nll, &c);
+            *nll_sum += nll;
+            *count += c;
+        }
+    }
+    if (st == FRZ_OK) *loss = (float)(sum / (double)total);
+    return st;
+}
+
 /* Validation perplexity over the validation split: exp(total NLL / total targets); 0 if nothing loaded. */
 static frz_status validate(frz_train *t, double *ppl)
 {
@@ -286,20 +324,9 @@ static frz_status validate(frz_train *t, double *ppl)
     int64_t count = 0;
     const frz_batch *b = NULL;
     while (st == FRZ_OK && (st = frz_loader_next(t->val_loader, &b)) == FRZ_OK && b) {
-        if (aborted(t)) st = frz_fail(FRZ_ERR_CANCELLED, "training: cancelled during validation");
         float loss;
-        int64_t n_targets;
-        if (st == FRZ_OK && b->n_valid > 0)
-            st = frz_step_run(t->step, b->images, b->tokens, t->p.max_caption_tokens, b->len, 0, t->p.n_threads, &loss,
-                              &n_targets);
-        for (int i = 0; st == FRZ_OK && b->n_valid > 0 && i < b->B; i++) {
-            if (b->len[i] < 0) continue;
-            double nll;
-            int c;
-            frz_step_seq_nll(t->step, i, &nll, &c);
-            nll_sum += nll;
-            count += c;
-        }
+        if (aborted(t)) st = frz_fail(FRZ_ERR_CANCELLED, "training: cancelled during validation");
+        if (st == FRZ_OK) st = batch_pass(t, b, 0, &loss, &nll_sum, &count);
         frz_loader_release(t->val_loader);
     }
     frz_loader_stop(t->val_loader);
@@ -375,10 +402,8 @@ static frz_status train_step(frz_train *t)
     if (!b || b->index != k) return frz_fail(FRZ_ERR_INVALID_ARG, "training: the loader lost its place at step %lld",
                                              (long long)s);
     float loss = NAN;
-    int64_t n_targets = 0;
     if (b->n_valid > 0) {
-        st = frz_step_run(t->step, b->images, b->tokens, t->p.max_caption_tokens, b->len, 1, t->p.n_threads, &loss,
-                          &n_targets);
+        st = batch_pass(t, b, 1, &loss, NULL, NULL);
         if (st == FRZ_OK) st = update(t, s + 1);
     } else {
         frz_log(FRZ_LOG_WARN, "step %lld: no image of the batch loaded; no update", (long long)(s + 1));
