@@ -444,6 +444,16 @@ START_TEST(resume_gives_the_uninterrupted_losses)
     }
     ck_assert_int_gt(a.skipped, 0); /* the corrupt and the missing image, each time they come up */
 
+    /* D: the same batches in micro-batches of one example: the same run up to float rounding. */
+    recorder d = {0};
+    frz_train_params pm = p;
+    pm.micro_batch = 1;
+    ck_assert_int_eq(train(lm, data, make_temp_dir(), &pm, &d), FRZ_OK);
+    for (int s = 1; s <= 9; s++) {
+        ck_assert_msg(fabsf(d.loss[s] - a.loss[s]) <= 1e-3f * a.loss[s], "step %d: %.9g vs %.9g", s, d.loss[s], a.loss[s]);
+        ck_assert(fabs(d.val[s] - a.val[s]) <= 1e-3 * a.val[s]);
+    }
+
     /* C: aborted after step 5 (a checkpoint is written there), then resumed to the end. */
     c.abort_after = 5;
     ck_assert_int_eq(train(lm, data, run_c, &p, &c), FRZ_ERR_CANCELLED);
