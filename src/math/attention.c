@@ -1,8 +1,9 @@
-/* attention.c -- causal multi-head self-attention over a sequence's KV cache.
+/* attention.c -- causal multi-head self-attention: over a sequence's KV cache (inference), and over a batch of
+ * whole sequences keeping the probabilities (training), with its backward.
  *
  * A tight loop per (query row, head) rather than sgemm: the new rows of one sequence are few (a decode step has
- * one), the keys are read in place from the cache with its row stride, and the causal mask simply bounds the
- * loop. Threads split the (row, head) pairs. */
+ * one; a caption is tens of tokens), the keys are read in place with their row stride, and the causal mask
+ * simply bounds the loop. Threads split the (row, head) pairs, or in the backward the (sequence, head) pairs. */
 #include "math/fast_exp.h"
 #include "math/nn.h"
 
