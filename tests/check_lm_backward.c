@@ -174,13 +174,13 @@ START_TEST(test_activation_backward)
             float d[n];
             memcpy(d, base, sizeof d);
             if (nth == 1)
-                frz_activation_backward(act, d, x, R, n, nth);
+                frz_activation_backward(act, d, R, x, n, nth);
             else if (act == FRZ_ACT_GELU_TANH)
-                frz_gelu_tanh_backward(d, x, R, n, nth);
+                frz_gelu_tanh_backward(d, R, x, n, nth);
             else if (act == FRZ_ACT_GELU_ERF)
-                frz_gelu_erf_backward(d, x, R, n, nth);
+                frz_gelu_erf_backward(d, R, x, n, nth);
             else
-                frz_relu_backward(d, x, R, n, nth);
+                frz_relu_backward(d, R, x, n, 1.0f, nth);
             /* elementwise: each entry to 2e-6 of its own size, 1e-7 absolute */
             for (int i = 0; i < n; i++) {
                 double got = (double)d[i] - base[i];

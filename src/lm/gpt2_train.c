@@ -335,7 +335,7 @@ frz_status frz_gpt2_train_backward(frz_gpt2_train_ws *ws, float *d_embd, frz_gpt
         frz_matmul_backward(ws->dfch_act, LG(lg, fc_proj_w), LG(lg, fc_proj_b), ws->dres, a.fch_act, p->fc_proj_w,
                             BT, F, C, nth);
         zero(ws->dfch, BT * F);
-        frz_activation_backward(c->act, ws->dfch, a.fch, ws->dfch_act, BT * F, nth);
+        frz_activation_backward(c->act, ws->dfch, ws->dfch_act, a.fch, BT * F, nth);
         zero(ws->dln, BT * C);
         frz_matmul_backward(ws->dln, LG(lg, fc_w), LG(lg, fc_b), ws->dfch, a.ln2, p->fc_w, BT, C, F, nth);
         frz_layernorm_backward(ws->dres, LG(lg, ln2_w), LG(lg, ln2_b), ws->dln, a.res_att, p->ln2_w, a.ln2_mean,

@@ -54,12 +54,11 @@ void frz_relu_forward(float *out, const float *inp, size_t n, float scale, int n
 void frz_relu_backward(float *dinp, const float *dout, const float *x, size_t n, float scale, int nth);
 void frz_activation_forward(frz_activation act, float *out, const float *inp, size_t n, int nth);
 
-/* Backward: dinp += act'(inp) * dout, inp being the forward's input. dinp must not alias dout.
- * dinp (n), inp (n), dout (n) */
-void frz_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, size_t n, int nth);
-void frz_gelu_erf_backward(float *dinp, const float *inp, const float *dout, size_t n, int nth);
-void frz_relu_backward(float *dinp, const float *inp, const float *dout, size_t n, int nth);
-void frz_activation_backward(frz_activation act, float *dinp, const float *inp, const float *dout, size_t n,
+/* Backward: dinp += act'(inp) * dout, inp being the forward's input (argument order as frz_relu_backward's).
+ * dinp must not alias dout. dinp (n), dout (n), inp (n) */
+void frz_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n, int nth);
+void frz_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size_t n, int nth);
+void frz_activation_backward(frz_activation act, float *dinp, const float *dout, const float *inp, size_t n,
                              int nth);
 
 /* ---- matmul.c (all products go through cblas_sgemm / cblas_sgemv) ---------------------------------------- */
