@@ -868,6 +868,7 @@ START_TEST(test_arguments)
     ck_assert(frz_gpt2_train_ws_create(lm, 1, 0, &ws) == FRZ_ERR_INVALID_ARG);
     ck_assert(frz_gpt2_train_ws_create(lm, 1, lm->cfg.n_ctx + 1, &ws) == FRZ_ERR_INVALID_ARG);
     ck_assert(strstr(frz_last_error(), "n_ctx") != NULL);
+    ck_assert(frz_gpt2_train_ws_create(lm, 1 << 30, 4, &ws) == FRZ_ERR_INVALID_ARG); /* 2^32 positions */
     ck_assert(frz_gpt2_train_ws_create(lm, FD_B, FD_T, &ws) == FRZ_OK);
     ck_assert(frz_gpt2_train_ws_bytes(ws) > (size_t)FD_B * FD_T * V * sizeof(float));
 

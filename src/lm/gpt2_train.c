@@ -8,6 +8,7 @@
 #include "lm/gpt2_train.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,9 +105,9 @@ frz_status frz_gpt2_train_ws_create(const frz_lm *lm, int B, int T, frz_gpt2_tra
     *out = NULL;
     if (!lm) return frz_fail(FRZ_ERR_INVALID_ARG, "training workspace: no model");
     const frz_gpt2_config *c = &lm->cfg;
-    if (B < 1 || T < 1 || T > c->n_ctx)
-        return frz_fail(FRZ_ERR_INVALID_ARG, "training workspace: batch %d x %d positions; expected B >= 1 and "
-                        "1 <= T <= n_ctx (%d)", B, T, c->n_ctx);
+    if (B < 1 || T < 1 || T > c->n_ctx || (int64_t)B * T > INT32_MAX) /* positions are indexed by int32 */
+        return frz_fail(FRZ_ERR_INVALID_ARG, "training workspace: batch %d x %d positions; expected B >= 1, "
+                        "1 <= T <= n_ctx (%d) and B T < 2^31", B, T, c->n_ctx);
     frz_gpt2_train_ws w;
     memset(&w, 0, sizeof w);
     w.lm = lm;
@@ -116,27 +117,45 @@ frz_status frz_gpt2_train_ws_create(const frz_lm *lm, int B, int T, frz_gpt2_tra
     const size_t BT = w.BT, L = (size_t)c->n_layer, C = (size_t)c->n_embd, F = (size_t)c->n_inner,
                  NH = (size_t)c->n_head, V = (size_t)c->n_vocab;
     const size_t f = sizeof(float);
-    const size_t LBT = mul3(L, BT, 1), att = mul3(L * BT, NH, (size_t)T);
+    const size_t LBT = mul3(L, BT, 1), att = mul3(LBT, NH, (size_t)T); /* per-layer arrays: (L, BT, ...) */
     const region r[] = {
-        {(void **)&w.tokens, BT, sizeof(int32_t)},   {(void **)&w.rows, BT, sizeof(int32_t)},
+        /* the batch */
+        {(void **)&w.tokens, BT, sizeof(int32_t)},
+        {(void **)&w.rows, BT, sizeof(int32_t)},
         {(void **)&w.targets, BT, sizeof(int32_t)},
+        /* activations */
         {(void **)&w.encoded, mul3(BT, C, 1), f},
-        {(void **)&w.ln1, mul3(LBT, C, 1), f},       {(void **)&w.ln1_mean, LBT, f},
-        {(void **)&w.ln1_rstd, LBT, f},              {(void **)&w.qkv, mul3(LBT, 3, C), f},
-        {(void **)&w.att, att, f},                   {(void **)&w.atty, mul3(LBT, C, 1), f},
-        {(void **)&w.res_att, mul3(LBT, C, 1), f},   {(void **)&w.ln2, mul3(LBT, C, 1), f},
-        {(void **)&w.ln2_mean, LBT, f},              {(void **)&w.ln2_rstd, LBT, f},
-        {(void **)&w.fch, mul3(LBT, F, 1), f},       {(void **)&w.fch_act, mul3(LBT, F, 1), f},
+        {(void **)&w.ln1, mul3(LBT, C, 1), f},
+        {(void **)&w.ln1_mean, LBT, f},
+        {(void **)&w.ln1_rstd, LBT, f},
+        {(void **)&w.qkv, mul3(LBT, 3, C), f},
+        {(void **)&w.att, att, f},
+        {(void **)&w.atty, mul3(LBT, C, 1), f},
+        {(void **)&w.res_att, mul3(LBT, C, 1), f},
+        {(void **)&w.ln2, mul3(LBT, C, 1), f},
+        {(void **)&w.ln2_mean, LBT, f},
+        {(void **)&w.ln2_rstd, LBT, f},
+        {(void **)&w.fch, mul3(LBT, F, 1), f},
+        {(void **)&w.fch_act, mul3(LBT, F, 1), f},
         {(void **)&w.res_out, mul3(LBT, C, 1), f},
-        {(void **)&w.lnf, mul3(BT, C, 1), f},                {(void **)&w.lnf_mean, BT, f},
-        {(void **)&w.lnf_rstd, BT, f},               {(void **)&w.head_in, mul3(BT, C, 1), f},
-        {(void **)&w.logits, mul3(BT, V, 1), f},     {(void **)&w.lse, BT, sizeof(double)},
-        {(void **)&w.nll, BT, sizeof(double)},       {(void **)&w.seq_nll, (size_t)B, sizeof(double)},
+        {(void **)&w.lnf, mul3(BT, C, 1), f},
+        {(void **)&w.lnf_mean, BT, f},
+        {(void **)&w.lnf_rstd, BT, f},
+        {(void **)&w.head_in, mul3(BT, C, 1), f},
+        {(void **)&w.logits, mul3(BT, V, 1), f},
+        {(void **)&w.lse, BT, sizeof(double)},
+        {(void **)&w.nll, BT, sizeof(double)},
+        {(void **)&w.seq_nll, (size_t)B, sizeof(double)},
         {(void **)&w.seq_count, (size_t)B, sizeof(int)},
-        {(void **)&w.dres, mul3(BT, C, 1), f},      {(void **)&w.dln, mul3(BT, C, 1), f},
-        {(void **)&w.datty, mul3(BT, C, 1), f},     {(void **)&w.dqkv, mul3(BT, 3, C), f},
-        {(void **)&w.dfch_act, mul3(BT, F, 1), f},  {(void **)&w.dfch, mul3(BT, F, 1), f},
-        {(void **)&w.dhead, mul3(BT, C, 1), f},             {(void **)&w.datt_scratch, mul3(BT, NH, 1), f},
+        /* backward scratch */
+        {(void **)&w.dres, mul3(BT, C, 1), f},
+        {(void **)&w.dln, mul3(BT, C, 1), f},
+        {(void **)&w.datty, mul3(BT, C, 1), f},
+        {(void **)&w.dqkv, mul3(BT, 3, C), f},
+        {(void **)&w.dfch_act, mul3(BT, F, 1), f},
+        {(void **)&w.dfch, mul3(BT, F, 1), f},
+        {(void **)&w.dhead, mul3(BT, C, 1), f},
+        {(void **)&w.datt_scratch, mul3(BT, NH, 1), f},
     };
     const size_t n_r = sizeof r / sizeof r[0];
     size_t bytes = regions_bytes(r, n_r);
