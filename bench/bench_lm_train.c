@@ -6,7 +6,13 @@
  * The batch: B sequences of T positions, the first 2 vectors (FRZ_TOKEN_EMBEDDING), then T-2 tokens; targets
  * on positions 1 .. T-2 (each predicts the next token; the last position has none). "grads" also computes
  * every weight gradient. Prints medians over REPS runs after one warm-up, in milliseconds:
- *   forward_ms X / backward_ms Y / step_ms Z / ws_mb W                                                   */
+ *   forward_ms X / backward_ms Y / step_ms Z / ws_mb W
+ * Build (after make) and run beside the PyTorch peer, bench/torch_lm_train.py:
+ *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(pkg-config --cflags openblas) \
+ *      bench/bench_lm_train.c -o bench/out/bench_lm_train lib/libfrozen.a \
+ *      $(pkg-config --libs openblas libpcre2-8 jansson libpng16 libjpeg) -lm -fopenmp
+ *   OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=2 bench/out/bench_lm_train 8 18 2 5
+ *   OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=2 /usr/bin/python3 bench/torch_lm_train.py 8 18 5           */
 #include "lm/gpt2_train.h"
 #include "math/rng.h"
 

@@ -36,6 +36,7 @@ void frz_crossentropy_forward(double *nll, double *lse, const float *logits, con
     for (size_t r = 0; r < M; r++) {
         const float *x = logits + r * (size_t)V;
         float mx = x[0];
+        #pragma omp simd reduction(max : mx)
         for (int i = 1; i < V; i++) mx = x[i] > mx ? x[i] : mx;
         double sum = 0.0;
         #pragma omp simd reduction(+ : sum)
