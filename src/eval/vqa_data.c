@@ -165,9 +165,10 @@ static frz_status load_questions(frz_vqa_set *set, const char *path)
         else snprintf(set->coco_prefix, need, "COCO_%s_", subtype);
     }
     if (st == FRZ_OK) {
-        set->n = json_array_size(qs);
-        set->items = frz_calloc(set->n ? set->n : 1, sizeof *set->items, "VQA questions");
+        size_t n = json_array_size(qs);
+        set->items = frz_calloc(n ? n : 1, sizeof *set->items, "VQA questions");
         if (!set->items) st = FRZ_ERR_NOMEM;
+        else set->n = n;
     }
     char what[1200];
     for (size_t i = 0; st == FRZ_OK && i < set->n; i++) {
