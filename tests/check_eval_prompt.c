@@ -274,6 +274,21 @@ START_TEST(test_vqa_generation_cut)
 }
 END_TEST
 
+/* Fast-VQA's single answer: both sides normalised as the VQA script does, then compared. */
+START_TEST(test_normalized_match)
+{
+    int m = -1;
+    ck_assert_int_eq(frz_eval_normalized_match(" A Dog.\nQuestion:", "dog", &m), FRZ_OK);
+    ck_assert_int_eq(m, 1);
+    ck_assert_int_eq(frz_eval_normalized_match(" two", "2", &m), FRZ_OK);
+    ck_assert_int_eq(m, 1);
+    ck_assert_int_eq(frz_eval_normalized_match(" wood", "Wooden", &m), FRZ_OK);
+    ck_assert_int_eq(m, 0);
+    ck_assert_int_eq(frz_eval_normalized_match("\nwood", "wood", &m), FRZ_OK);
+    ck_assert_int_eq(m, 0);
+}
+END_TEST
+
 START_TEST(test_prompt_alloc_failures)
 {
     frz_bind_set *set = episodes();
@@ -311,6 +326,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_vqa_prompt);
     tcase_add_test(tc, test_binding_correct);
     tcase_add_test(tc, test_vqa_generation_cut);
+    tcase_add_test(tc, test_normalized_match);
     tcase_add_test(tc, test_prompt_alloc_failures);
     suite_add_tcase(s, tc);
     return s;

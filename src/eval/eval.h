@@ -208,6 +208,11 @@ size_t frz_eval_answer_len(const char *gen);
  * punctuation count: "dax." and "Dax" are wrong). Returns 1 or 0. */
 int frz_eval_binding_correct(const char *gen, const char *answer);
 
+/* Single-answer open questions (Fast-VQA): *match = 1 iff the answer part of gen and `answer`, both normalised
+ * as the VQA script normalises a prediction (frz_vqa_normalize_answer), are equal ("A Dog." matches "dog").
+ * The VQA accuracy itself needs several human answers (with one, every leave-one-out subset is empty). */
+frz_status frz_eval_normalized_match(const char *gen, const char *answer, int *match);
+
 /* ======================================================================================================= */
 /* Reports (report.c)                                                                                      */
 
