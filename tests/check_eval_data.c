@@ -499,15 +499,17 @@ START_TEST(test_bind_released_tolerant)
     ck_assert_ptr_null(e->question);
     frz_bind_free(set);
 
-    /* A caption of another form is kept for the prompt, with no name. */
+    /* A caption of another form is kept for the prompt, with no name; an answer in the caption's form is the
+     * name it contains. */
     path = released_in_temp("[{\"question_id\": 1, \"caption_1\": \"Look, a dax!\", \"caption_2\": \"This is an "
-                            "apple.\", \"answer\": \"dax\"}]");
+                            "apple.\", \"answer\": \"This is a dax.\"}]");
     ck_assert_int_eq(frz_bind_load_released(path, &set), FRZ_OK);
     e = &set->episodes[0];
     ck_assert_ptr_null(e->support[0].name);
     ck_assert_str_eq(e->support[0].caption, "Look, a dax!");
     ck_assert_str_eq(e->support[1].name, "apple");
     ck_assert_uint_eq(e->n_names, 1);
+    ck_assert_str_eq(e->answer, "dax");
     frz_bind_free(set);
 }
 END_TEST

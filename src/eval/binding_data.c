@@ -491,9 +491,15 @@ static frz_status released_episode(const json_t *q, size_t index, const char *ke
         if (json_is_string(a)) st = dup_str(json_string_value(a), &ep->answer);
         else st = frz_fail(FRZ_ERR_FORMAT, "%s: field '%s' must be a string (or a list of strings)", what, k);
     }
+    /* An answer given in the caption's form ("This is a dax.") is the name it contains. */
+    char *named = NULL;
+    if (st == FRZ_OK) st = name_from_caption(ep->answer, &named);
+    if (named) {
+        free(ep->answer);
+        ep->answer = named;
+    }
     if (st != FRZ_OK) return st;
 
-    /* An open-ended question ("What is this?") is answered by a name: then the answer names the class. */
     ep->ways = rn->ways ? rn->ways : (int)ep->n_names;
     ep->inner_shots = rn->shots ? rn->shots : (ep->ways ? n / ep->ways : 0);
     if ((size_t)ep->ways * (size_t)ep->inner_shots != ep->n_support)
