@@ -43,7 +43,8 @@ START_TEST(test_lower_matches_python)
 }
 END_TEST
 
-/* Every code point (surrogates excepted) is whitespace exactly when Python's str.isspace() says so. */
+/* Every code point of the BMP (surrogates excepted), and every 61st above it, is whitespace exactly when
+ * Python's str.isspace() says so. */
 START_TEST(test_space_matches_python)
 {
     json_t *ref;
@@ -51,10 +52,10 @@ START_TEST(test_space_matches_python)
     const json_t *space = json_object_get(ref, "space");
     ck_assert_int_ge(json_array_size(space), 25);
     size_t next = 0, seen = 0;
-    for (uint32_t cp = 0; cp < 0x110000; cp++) {
+    for (uint32_t cp = 0; cp < 0x110000; cp += cp < 0x10000 ? 1 : 61) {
         if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        while (next < json_array_size(space) && (uint32_t)json_integer_value(json_array_get(space, next)) < cp) next++;
         int want = next < json_array_size(space) && (uint32_t)json_integer_value(json_array_get(space, next)) == cp;
-        if (want) next++;
         char b[8];
         size_t n = encode(cp, b);
         size_t got = frz_py_space_len(b, n);
