@@ -162,6 +162,7 @@ typedef struct bar {
     int tty;              /* stderr is a terminal: one \r-updated line */
     int64_t first_step;   /* the step this process started at (for the ETA) */
     int started;
+    int open;             /* a \r-updated line is on the terminal without its newline */
 } bar;
 
 static void fmt_duration(char *buf, size_t cap, double s)
@@ -198,7 +199,11 @@ static void on_progress(const frz_train_progress *pr, void *user_data)
         fprintf(stderr, "\r[%s] step %lld/%lld epoch %d loss %.4f%s %.1f img/s ETA %s\033[K", cells,
                 (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s,
                 pr->images_per_s, eta_s);
-        if (pr->val_ppl > 0 || pr->step == pr->total_steps) fputc('\n', stderr); /* keep validation lines */
+        b->open = 1;
+        if (pr->val_ppl > 0) { /* validation lines stay on the screen */
+            fputc('\n', stderr);
+            b->open = 0;
+        }
     } else {
         fprintf(stderr, "step %lld/%lld epoch %d loss %.6f%s images/s %.2f skipped %lld eta %s\n", (long long)pr->step,
                 (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s, pr->images_per_s,
@@ -216,7 +221,7 @@ static int run(args *a)
     frz_lm *lm = NULL;
     frz_train *t = NULL;
     int rc = cli_load_lm(a->lm, &lm);
-    bar b = {isatty(STDERR_FILENO), 0, 0};
+    bar b = {isatty(STDERR_FILENO), 0, 0, 0};
     a->p.progress = on_progress;
     a->p.progress_data = &b;
     a->p.abort = abort_requested;
@@ -230,7 +235,7 @@ static int run(args *a)
                 (long long)pr.n_train, (long long)pr.n_val, (long long)pr.total_steps, (long long)pr.steps_per_epoch,
                 pr.step > 0 ? ", resuming" : "");
         st = frz_train_run(t);
-        if (b.tty && b.started) fputc('\n', stderr);
+        if (b.open) fputc('\n', stderr);
         frz_train_get_progress(t, &pr);
         if (st == FRZ_ERR_CANCELLED && interrupted) {
             fprintf(stderr, "frozen: interrupted after step %lld; checkpoint written; continue with --resume\n",
