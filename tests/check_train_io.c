@@ -1,6 +1,6 @@
 /* check_train_io.c -- the training run's files: the checkpoint (round trip, atomic replacement, malformed
  * files), metrics.csv (rows, resuming drops rows past the checkpoint), the loss plot (a PNG with axes and
- * curves), the vision encoder file and the public encoder calls. */
+ * curves). */
 #include "api/api.h"
 #include "image/image.h"
 #include "train/checkpoint.h"
@@ -203,71 +203,6 @@ START_TEST(checkpoint_load_errors)
 }
 END_TEST
 
-/* ---- vision files and the public encoder ------------------------------------------------------------------- */
-
-START_TEST(vision_file_and_encode)
-{
-    frz_vision *v = NULL, *w = NULL;
-    ck_assert_int_eq(frz_vision_create("tiny", 0.0625f, 40, 3, &v), FRZ_OK);
-    ck_assert_int_eq(frz_vision_get(v, FRZ_VISION_IMAGE_SIZE), 40);
-    ck_assert_int_eq(frz_vision_get(v, FRZ_VISION_N_FEATURES), 128); /* 2048 x 0.0625 */
-    ck_assert_int_eq(frz_vision_get(v, FRZ_VISION_N_PARAMS), (int64_t)v->m->arch.n_params);
-    ck_assert_int_eq(frz_vision_get(NULL, FRZ_VISION_N_PARAMS), -1);
-    ck_assert_int_eq(frz_vision_get(v, (frz_vision_prop)42), -1);
-    const char *path = path_in(make_temp_dir(), "vision.safetensors");
-    ck_assert_int_eq(frz_vision_save(v, path), FRZ_OK);
-    ck_assert_int_eq(frz_vision_load(path, &w), FRZ_OK);
-    ck_assert_int_eq(frz_vision_get(w, FRZ_VISION_IMAGE_SIZE), 40);
-    ck_assert_int_eq(memcmp(v->m->params, w->m->params, v->m->arch.n_params * sizeof(float)), 0);
-
-    /* Encoding an image equals the NF-ResNet's forward on its preprocessed form (pad, resize, ImageNet). */
-    uint8_t px[30 * 20 * 3];
-    for (int i = 0; i < 30 * 20 * 3; i++) px[i] = (uint8_t)(i * 37 % 251);
-    frz_image *img = NULL;
-    ck_assert_int_eq(frz_image_from_rgb8(px, 30, 20, 90, &img), FRZ_OK);
-    float pooled[128], want[128], x[3 * 40 * 40];
-    size_t need = 0;
-    ck_assert_int_eq(frz_vision_encode(w, img, 2, pooled, 127, &need), FRZ_ERR_BUFFER_TOO_SMALL);
-    ck_assert_uint_eq(need, 128);
-    ck_assert_int_eq(frz_vision_encode(w, img, 2, pooled, 128, &need), FRZ_OK);
-    frz_image_prep_params pp;
-    frz_image_prep_params_init(&pp);
-    pp.size = 40;
-    ck_assert_int_eq(frz_image_preprocess(img, &pp, x, sizeof x / sizeof x[0], &need), FRZ_OK);
-    frz_nfr_state *st = NULL;
-    ck_assert_int_eq(frz_nfr_state_create(v->m, 1, 40, 40, &st), FRZ_OK);
-    ck_assert_int_eq(frz_nfr_forward(v->m, st, x, want, 1), FRZ_OK);
-    ck_assert_int_eq(memcmp(pooled, want, sizeof want), 0);
-    frz_nfr_state_free(st);
-
-    /* The prefix is the projector applied to that vector; a projector of another width is refused. */
-    frz_projector *p = NULL, *bad = NULL;
-    ck_assert_int_eq(frz_projector_create(128, 2, 8, 1, &p), FRZ_OK);
-    ck_assert_int_eq(frz_projector_create(64, 2, 8, 1, &bad), FRZ_OK);
-    float pre[16], pre_want[16];
-    ck_assert_int_eq(frz_image_prefix(w, p, img, 1, pre, 16, &need), FRZ_OK);
-    ck_assert_int_eq(frz_projector_apply(p, want, pre_want, 16, &need), FRZ_OK);
-    ck_assert_int_eq(memcmp(pre, pre_want, sizeof pre), 0);
-    ck_assert_int_eq(frz_image_prefix(w, bad, img, 1, pre, 16, &need), FRZ_ERR_SHAPE);
-    ck_assert_int_eq(frz_image_prefix(w, p, img, 1, pre, 15, &need), FRZ_ERR_BUFFER_TOO_SMALL);
-    ck_assert_uint_eq(need, 16);
-
-    /* Bad arguments. */
-    frz_vision *none = (frz_vision *)1;
-    ck_assert_int_eq(frz_vision_create("nf_resnet99", 1.0f, 224, 0, &none), FRZ_ERR_INVALID_ARG);
-    ck_assert_ptr_null(none);
-    ck_assert_int_eq(frz_vision_create("tiny", 1.0f, 8, 0, &none), FRZ_ERR_INVALID_ARG);
-    ASSERT_MSG_HAS("image size 8");
-    ck_assert_int_eq(frz_vision_load("/nonexistent/v.safetensors", &none), FRZ_ERR_IO);
-    frz_projector_free(p);
-    frz_projector_free(bad);
-    frz_image_free(img);
-    frz_vision_free(w);
-    frz_vision_free(v);
-    frz_vision_free(NULL);
-}
-END_TEST
-
 /* ---- metrics.csv and loss.png ------------------------------------------------------------------------------- */
 
 START_TEST(metrics_rows_and_resume)
@@ -380,7 +315,6 @@ static Suite *make_suite(void)
     tcase_add_test(tc, checkpoint_round_trip);
     tcase_add_test(tc, checkpoint_failed_write_keeps_the_old_one);
     tcase_add_test(tc, checkpoint_load_errors);
-    tcase_add_test(tc, vision_file_and_encode);
     tcase_add_test(tc, metrics_rows_and_resume);
     tcase_add_test(tc, loss_plot_is_a_png_with_curves);
     suite_add_tcase(s, tc);
