@@ -19,7 +19,6 @@
                   (part))
 
 #define SMALL_LM "models/gpt2-f32"  /* under tests/fixtures: 2 layers, width 48, 457 ids */
-#define DEMO_LM "models/demo-tiny"  /* the repository's demo LM: it knows the words of the captions below */
 
 static const char *path_in(const char *dir, const char *name)
 {
@@ -337,7 +336,8 @@ END_TEST
 
 START_TEST(overfit_then_caption)
 {
-    /* Captions the demo LM can say; "a" first, then a colour and a shape, each image one colour. */
+    /* Four solid-colour images with distinct captions, through the random fixture LM (its vocabulary spells any
+     * text, a few bytes per token): four prefix tokens carry a caption of about ten tokens. */
     static const colour four[4] = {
         {"red", {255, 0, 0}, "a red circle"},
         {"green", {0, 255, 0}, "a green square"},
@@ -347,7 +347,7 @@ START_TEST(overfit_then_caption)
     const char *data = make_data(four, 4, NULL);
     const char *run = make_temp_dir();
     frz_lm *lm = NULL;
-    ck_assert_int_eq(frz_lm_load(DEMO_LM, &lm), FRZ_OK);
+    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
     frz_train_params p;
     small_params(&p);
     p.batch_size = 4;

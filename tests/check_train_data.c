@@ -184,7 +184,7 @@ END_TEST
 
 /* ---- split ---------------------------------------------------------------------------------------------------- */
 
-static frz_dataset *numbered(int n_images, int captions_each)
+static frz_dataset *numbered_in(const char *dir, int n_images, int captions_each)
 {
     frz_dataset *ds = NULL;
     ck_assert_int_eq(frz_dataset_new(&ds), FRZ_OK);
@@ -193,10 +193,12 @@ static frz_dataset *numbered(int n_images, int captions_each)
             char path[32], cap[64];
             snprintf(path, sizeof path, "img%03d.png", i);
             snprintf(cap, sizeof cap, "caption %d of %d", c, i);
-            ck_assert_int_eq(frz_dataset_add(ds, "/d", path, strlen(path), cap, strlen(cap)), FRZ_OK);
+            ck_assert_int_eq(frz_dataset_add(ds, dir, path, strlen(path), cap, strlen(cap)), FRZ_OK);
         }
     return ds;
 }
+
+static frz_dataset *numbered(int n_images, int captions_each) { return numbered_in("/d", n_images, captions_each); }
 
 START_TEST(split_is_by_image_and_deterministic)
 {
@@ -224,7 +226,16 @@ START_TEST(split_is_by_image_and_deterministic)
     free(tr2), free(va2);
     ck_assert_int_eq(frz_dataset_split(ds, 0.1, 6, &tr2, &ntr2, &va2, &nva2), FRZ_OK);
     ck_assert_int_ne(memcmp(va, va2, nva * sizeof *va), 0);
+    free(tr2), free(va2);
+    /* The same file in another folder splits the same way (the paths as written are hashed, not the folder). */
+    frz_dataset *moved = numbered_in("/somewhere/else", 200, 3);
+    ck_assert_str_eq(frz_dataset_path(moved, 0), "/somewhere/else/img000.png");
+    ck_assert_str_eq(frz_dataset_name(moved, 0), "img000.png");
+    ck_assert_int_eq(frz_dataset_split(moved, 0.1, 5, &tr2, &ntr2, &va2, &nva2), FRZ_OK);
+    ck_assert_uint_eq(nva2, nva);
+    ck_assert_int_eq(memcmp(va, va2, nva * sizeof *va), 0);
     free(tr2), free(va2), free(tr), free(va);
+    frz_dataset_free(moved);
     /* No validation; a tiny set still gets one validation image; the fraction is checked. */
     ck_assert_int_eq(frz_dataset_split(ds, 0.0, 5, &tr, &ntr, &va, &nva), FRZ_OK);
     ck_assert_uint_eq(nva, 0);

@@ -18,6 +18,7 @@ void frz_dataset_free(frz_dataset *ds)
     if (!ds) return;
     free(ds->arena);
     free(ds->path_off);
+    free(ds->name_off);
     free(ds->caption_off);
     free(ds);
 }
@@ -66,9 +67,12 @@ frz_status frz_dataset_add(frz_dataset *ds, const char *dir, const char *path, s
         size_t *c = frz_realloc(ds->caption_off, cap * sizeof *c, "dataset index");
         if (!c) return FRZ_ERR_NOMEM;
         ds->caption_off = c;
+        size_t *m = frz_realloc(ds->name_off, cap * sizeof *m, "dataset index");
+        if (!m) return FRZ_ERR_NOMEM;
+        ds->name_off = m;
         ds->cap = cap;
     }
-    size_t poff, coff;
+    size_t poff, coff, noff;
     frz_status st;
     if (dir && dir[0] && path[0] != '/') {
         /* "dir/" + path, built in the arena: the directory part first, then the path appended in place. */
@@ -77,15 +81,16 @@ frz_status frz_dataset_add(frz_dataset *ds, const char *dir, const char *path, s
         st = arena_put(ds, dir, dlen, "/", (size_t)slash, &poff);
         if (st == FRZ_OK) {
             ds->arena_len--; /* overwrite the NUL with the path */
-            size_t unused;
-            st = arena_put(ds, path, path_len, "", 0, &unused);
+            st = arena_put(ds, path, path_len, "", 0, &noff);
         }
     } else {
         st = arena_put(ds, path, path_len, "", 0, &poff);
+        noff = poff;
     }
     if (st == FRZ_OK) st = arena_put(ds, caption, caption_len, "", 0, &coff);
     if (st != FRZ_OK) return st;
     ds->path_off[ds->n] = poff;
+    ds->name_off[ds->n] = noff;
     ds->caption_off[ds->n] = coff;
     ds->n++;
     return FRZ_OK;
@@ -146,7 +151,7 @@ frz_status frz_dataset_split(const frz_dataset *ds, double val_fraction, uint64_
     frz_status st = k && is_val ? FRZ_OK : FRZ_ERR_NOMEM;
     if (st == FRZ_OK) {
         for (size_t i = 0; i < ds->n; i++) {
-            k[i].path = frz_dataset_path(ds, i);
+            k[i].path = frz_dataset_name(ds, i);
             k[i].key = path_key(k[i].path, seed);
             k[i].index = (int32_t)i;
         }

@@ -22,6 +22,7 @@ typedef struct frz_dataset {
     char *arena;          /* NUL-terminated strings */
     size_t arena_len, arena_cap;
     size_t *path_off;     /* (n) offset of example i's resolved image path in arena */
+    size_t *name_off;     /* (n) offset of the path as the file writes it (a suffix of the resolved path) */
     size_t *caption_off;  /* (n) offset of its caption (trimmed) */
     size_t n, cap;
 } frz_dataset;
@@ -34,12 +35,15 @@ frz_status frz_dataset_load_coco(const char *path, const char *image_dir, frz_da
 void frz_dataset_free(frz_dataset *ds);
 
 static inline const char *frz_dataset_path(const frz_dataset *ds, size_t i) { return ds->arena + ds->path_off[i]; }
+/* The image path as the data file writes it (relative paths not yet joined to their folder). */
+static inline const char *frz_dataset_name(const frz_dataset *ds, size_t i) { return ds->arena + ds->name_off[i]; }
 static inline const char *frz_dataset_caption(const frz_dataset *ds, size_t i)
 {
     return ds->arena + ds->caption_off[i];
 }
 
-/* Splits the examples by image: the distinct image paths are ordered by a hash of (seed, path) and the first
+/* Splits the examples by image: the distinct image paths, as the file writes them (so the split does not change
+ * when the data moves to another folder), are ordered by a hash of (seed, path) and the first
  * round(val_fraction * n_images) of them (at least one when val_fraction > 0 and there are two images or more)
  * go to validation with all their captions, so no validation image is ever trained on. Deterministic for a
  * seed; both lists keep the file's order. *val is NULL when empty. val_fraction in [0, 0.5]. */
