@@ -57,7 +57,10 @@ int main(int argc, char **argv)
         frz_session_seq_truncate(s, -1, 0);
         frz_session_eval(s, in, 1, FRZ_LOGITS_LAST);
         double t0 = now();
-        if (frz_generate(s, 0, &gp, out, (size_t)n_decode, &n_out)) { fprintf(stderr, "%s\n", frz_last_error()); return 1; }
+        if (frz_generate(s, 0, &gp, out, (size_t)n_decode, &n_out)) {
+            fprintf(stderr, "%s\n", frz_last_error());
+            return 1;
+        }
         double dt = now() - t0;
         if (dt < best) best = dt;
     }

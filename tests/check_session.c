@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- helpers ---------------------------------------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------------------------------------------- */
 
 enum { L_ = 2, NH_ = 2, C_ = 16, V_ = 61, CTX_ = 32 };
 
@@ -101,7 +101,7 @@ static int32_t argmax_of(const float *x, int n)
     return best;
 }
 
-/* ---- a naive GPT-2 in double precision ---------------------------------------------------------------------- */
+/* ---- a naive GPT-2 in double precision --------------------------------------------------------------------------- */
 
 static void ref_layernorm(double *out, const double *x, const float *w, const float *b, int C, double eps)
 {
@@ -207,7 +207,7 @@ static void assert_matches_ref(const frz_session *s, size_t row0, const double *
     }
 }
 
-/* ---- the forward pass --------------------------------------------------------------------------------------- */
+/* ---- the forward pass -------------------------------------------------------------------------------------------- */
 
 START_TEST(test_forward_matches_reference)
 {
@@ -358,7 +358,8 @@ START_TEST(test_truncate_reeval)
     ck_assert(frz_session_last_logits(s, 0, &last) == FRZ_OK);
     assert_rows_close(last, orig + 8 * V_, V_, 1e-5, "after truncate");
     eval_tokens(s, 0, tok + 9, 7, FRZ_LOGITS_ALL);
-    for (int r = 0; r < 7; r++) assert_rows_close(frz_session_logits(s, (size_t)r), orig + (9 + r) * V_, V_, 1e-5, "re-eval");
+    for (int r = 0; r < 7; r++)
+        assert_rows_close(frz_session_logits(s, (size_t)r), orig + (9 + r) * V_, V_, 1e-5, "re-eval");
 
     /* a different continuation after truncation is not confused with the old one */
     int32_t other = (tok[9] + 1) % V_;
@@ -384,7 +385,7 @@ START_TEST(test_truncate_reeval)
 }
 END_TEST
 
-/* ---- errors --------------------------------------------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------------------------------------------------ */
 
 START_TEST(test_eval_errors)
 {
@@ -498,7 +499,8 @@ START_TEST(test_abort)
     frz_session *fresh = session(lm, 1, 1);
     eval_tokens(fresh, 0, tok, 7, FRZ_LOGITS_ALL);
     for (int r = 0; r < 3; r++)
-        assert_rows_close(frz_session_logits(s, (size_t)r), frz_session_logits(fresh, 4 + (size_t)r), V_, 1e-5, "after abort");
+        assert_rows_close(frz_session_logits(s, (size_t)r), frz_session_logits(fresh, 4 + (size_t)r), V_, 1e-5,
+                          "after abort");
     free(before), free(tok);
     frz_session_free(fresh);
     frz_session_free(s);
@@ -506,7 +508,7 @@ START_TEST(test_abort)
 }
 END_TEST
 
-/* ---- generation ------------------------------------------------------------------------------------------------ */
+/* ---- generation -------------------------------------------------------------------------------------------------- */
 
 static size_t generate(frz_session *s, int32_t seq, const frz_generate_params *gp, int32_t *out, size_t cap)
 {
@@ -785,7 +787,7 @@ START_TEST(test_logits_none_then_generate)
 }
 END_TEST
 
-/* ---- scoring ------------------------------------------------------------------------------------------------------ */
+/* ---- scoring ----------------------------------------------------------------------------------------------------- */
 
 START_TEST(test_score)
 {
@@ -837,7 +839,7 @@ START_TEST(test_score)
 }
 END_TEST
 
-/* ---- threads, allocation failures ------------------------------------------------------------------------------ */
+/* ---- threads, allocation failures -------------------------------------------------------------------------------- */
 
 START_TEST(test_threads_agree)
 {
@@ -853,7 +855,8 @@ START_TEST(test_threads_agree)
         for (int i = 0; i < 4; i++) in[i] = (frz_input){i, 150, tok + i * 150, NULL};
         eval_ok(s, in, 4, FRZ_LOGITS_LAST);
         rows[nth - 1] = malloc(4 * 97 * sizeof(float));
-        for (int i = 0; i < 4; i++) memcpy(rows[nth - 1] + i * 97, frz_session_logits(s, (size_t)i), 97 * sizeof(float));
+        for (int i = 0; i < 4; i++)
+            memcpy(rows[nth - 1] + i * 97, frz_session_logits(s, (size_t)i), 97 * sizeof(float));
         frz_session_free(s);
     }
     assert_rows_close(rows[1], rows[0], 4 * 97, 1e-5, "threads");
@@ -921,7 +924,7 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
-/* ---- model object, config.json --------------------------------------------------------------------------------- */
+/* ---- model object, config.json ----------------------------------------------------------------------------------- */
 
 START_TEST(test_model_properties)
 {
@@ -1055,7 +1058,7 @@ START_TEST(test_load_missing_dir)
 }
 END_TEST
 
-/* ---- with the real GPT-2 tokenizer (tests/fixtures/gpt2-tokenizer) ---------------------------------------------- */
+/* ---- with the real GPT-2 tokenizer (tests/fixtures/gpt2-tokenizer) ----------------------------------------------- */
 
 /* A random model over GPT-2's vocabulary, with its tokenizer attached. */
 static frz_lm *model_with_tokenizer(void)
