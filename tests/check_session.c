@@ -4,10 +4,12 @@
 #include "lm/gpt2.h"
 #include "lm/sample.h"
 #include "lm/session.h"
+#include "formats/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "util/testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1189,6 +1191,171 @@ START_TEST(test_stop_strings)
 }
 END_TEST
 
+/* ---- loading a Hugging Face folder ----------------------------------------------------------------------------- */
+
+enum { LV_ = 857 }; /* the demo model's tokenizer (models/demo-tiny) has 857 tokens */
+
+static uint16_t f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16); /* round to nearest even (finite inputs) */
+}
+
+typedef struct {
+    const char *prefix;  /* "transformer." or "" */
+    int bf16;            /* save as BF16 (the model is rounded to it first) */
+    int vocab_size;      /* written to config.json */
+    const char *drop;    /* a tensor left out */
+    int64_t head_rows;   /* rows of an extra lm_head.weight (0: none) */
+} folder_opts;
+
+/* Saves an in-memory random model as a Hugging Face GPT-2 folder with the demo model's tokenizer files. Its
+ * parameters lie in lm->mem in the order of the tensor table (frz_gpt2_create_random). */
+static const char *save_folder(frz_lm *lm, const folder_opts *o)
+{
+    const frz_gpt2_config *c = &lm->cfg;
+    const char *dir = make_temp_dir();
+    char path[4096], text[1024];
+    snprintf(text, sizeof text, "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_layer\": %d, "
+             "\"n_head\": %d, \"n_embd\": %d, \"vocab_size\": %d, \"n_positions\": %d, \"n_ctx\": %d, "
+             "\"tie_word_embeddings\": %s}", c->n_layer, c->n_head, c->n_embd, o->vocab_size, c->n_ctx, c->n_ctx,
+             c->tie_lm_head ? "true" : "false");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    copy_file_or_fail("models/demo-tiny/vocab.json", path);
+    snprintf(path, sizeof path, "%s/merges.txt", dir);
+    copy_file_or_fail("models/demo-tiny/merges.txt", path);
+
+    frz_lm *shape = NULL;
+    frz_gpt2_tensor *t;
+    size_t n;
+    ck_assert(frz_gpt2_alloc(c, "test", &shape) == FRZ_OK && frz_gpt2_tensors(shape, &t, &n) == FRZ_OK);
+    frz_st_write_tensor *w = calloc(n + 2, sizeof *w);
+    char (*names)[96] = calloc(n + 2, sizeof *names);
+    float *buffer = calloc((size_t)c->n_ctx * c->n_ctx, sizeof *buffer);
+    size_t m = 0, at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t numel = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
+        float *data = lm->mem + at;
+        at += numel;
+        if (o->drop && strcmp(t[i].name, o->drop) == 0) continue;
+        snprintf(names[m], sizeof names[m], "%s%s", t[i].top_level ? "" : o->prefix, t[i].name);
+        w[m] = (frz_st_write_tensor){names[m], FRZ_DT_F32, t[i].ndim, {t[i].shape[0], t[i].shape[1]}, data};
+        if (o->bf16) {
+            uint16_t *h = malloc(numel * sizeof *h);
+            for (size_t j = 0; j < numel; j++) {
+                h[j] = f32_to_bf16(data[j]);
+                uint32_t u = (uint32_t)h[j] << 16;
+                memcpy(&data[j], &u, 4); /* the in-memory model takes the rounded value too */
+            }
+            w[m].dtype = FRZ_DT_BF16;
+            w[m].data = h;
+        }
+        m++;
+    }
+    /* a causal-mask buffer as GPT2Attention registers it, and a copy of the head when asked */
+    snprintf(names[m], sizeof names[m], "%sh.0.attn.bias", o->prefix);
+    w[m++] = (frz_st_write_tensor){names[m - 1], FRZ_DT_F32, 4, {1, 1, c->n_ctx, c->n_ctx}, buffer};
+    if (o->head_rows)
+        w[m++] = (frz_st_write_tensor){"lm_head.weight", FRZ_DT_F32, 2, {o->head_rows, c->n_embd}, lm->w.wte};
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    const char *meta[2] = {"format", "pt"};
+    frz_status st = frz_st_write_file(path, w, m, meta, 1);
+    ck_assert_msg(st == FRZ_OK, "%s", frz_last_error());
+    for (size_t i = 0; i < m; i++)
+        if (w[i].dtype == FRZ_DT_BF16) free((void *)w[i].data);
+    free(w), free(names), free(buffer), free(t);
+    frz_lm_free(shape);
+    return dir;
+}
+
+static void assert_same_logits(const frz_lm *a, const frz_lm *b)
+{
+    int32_t *tok = random_tokens(10, LV_, 31);
+    frz_session *sa = session(a, 1, 1), *sb = session(b, 1, 1);
+    eval_tokens(sa, 0, tok, 10, FRZ_LOGITS_ALL);
+    eval_tokens(sb, 0, tok, 10, FRZ_LOGITS_ALL);
+    for (size_t r = 0; r < 10; r++)
+        assert_rows_close(frz_session_logits(sb, r), frz_session_logits(sa, r), LV_, 1e-6, "loaded");
+    free(tok);
+    frz_session_free(sa);
+    frz_session_free(sb);
+}
+
+START_TEST(test_load_roundtrip)
+{
+    for (int variant = 0; variant < 4; variant++) {
+        frz_gpt2_config cfg;
+        frz_gpt2_config_init(&cfg, 2, 2, 16, LV_, 32);
+        cfg.tie_lm_head = variant != 3;
+        frz_lm *mem = model_cfg(&cfg, 30 + (uint64_t)variant);
+        folder_opts o = {variant == 1 ? "" : "transformer.", variant == 2, LV_, NULL, variant == 2 ? LV_ : 0};
+        const char *dir = save_folder(mem, &o);
+        frz_lm *lm = NULL;
+        frz_status st = frz_lm_load(dir, &lm);
+        ck_assert_msg(st == FRZ_OK, "variant %d: %s", variant, frz_last_error());
+        ck_assert_int_eq(frz_lm_get(lm, FRZ_LM_N_PARAMS), frz_lm_get(mem, FRZ_LM_N_PARAMS));
+        ck_assert_int_eq(frz_lm_get(lm, FRZ_LM_N_CTX), 32);
+        ck_assert_int_eq(frz_lm_get(lm, FRZ_LM_N_VOCAB), LV_);
+        assert_same_logits(mem, lm);
+        frz_lm_free(lm);
+        frz_lm_free(mem);
+    }
+}
+END_TEST
+
+/* Loading fails with status `want` and a message holding both strings. */
+static void load_fails(const char *dir, frz_status want, const char *s1, const char *s2)
+{
+    frz_lm *lm = (frz_lm *)1;
+    frz_status st = frz_lm_load(dir, &lm);
+    ck_assert_msg(st == want, "status %d, want %d: %s", st, want, frz_last_error());
+    ck_assert(lm == NULL);
+    ck_assert_msg(strstr(frz_last_error(), s1) && strstr(frz_last_error(), s2), "message: %s", frz_last_error());
+}
+
+START_TEST(test_load_errors)
+{
+    frz_gpt2_config cfg;
+    frz_gpt2_config_init(&cfg, 2, 2, 16, LV_, 32);
+    frz_lm *mem = model_cfg(&cfg, 40);
+    folder_opts o = {"transformer.", 0, LV_, "h.1.mlp.c_fc.bias", 0};
+    load_fails(save_folder(mem, &o), FRZ_ERR_FORMAT, "transformer.h.1.mlp.c_fc.bias", "model.safetensors");
+    o = (folder_opts){"transformer.", 0, LV_, NULL, LV_ - 1}; /* a tied head of the wrong shape */
+    load_fails(save_folder(mem, &o), FRZ_ERR_SHAPE, "lm_head.weight", "model.safetensors");
+    o = (folder_opts){"transformer.", 0, LV_ - 7, NULL, 0}; /* config says fewer tokens than vocab.json holds */
+    cfg.n_vocab = LV_ - 7;
+    frz_lm *fewer = model_cfg(&cfg, 41);
+    load_fails(save_folder(fewer, &o), FRZ_ERR_FORMAT, "vocab.json", "vocab_size");
+    o = (folder_opts){"encoder.", 0, LV_, NULL, 0}; /* not GPT-2's names */
+    load_fails(save_folder(mem, &o), FRZ_ERR_FORMAT, "wte.weight", "model.safetensors");
+
+    /* every allocation of a load may fail: NOMEM, nothing leaked, nothing half-built */
+    o = (folder_opts){"transformer.", 1, LV_, NULL, 0};
+    const char *dir = save_folder(mem, &o);
+    int failures = 0;
+    for (long k = 1;; k++) {
+        frz_lm *lm = NULL;
+        frz_test_fail_alloc_at(k);
+        frz_status st = frz_lm_load(dir, &lm);
+        frz_test_fail_alloc_at(0);
+        if (st == FRZ_OK) {
+            frz_lm_free(lm);
+            break;
+        }
+        ck_assert_msg(st == FRZ_ERR_NOMEM, "allocation %ld: %s", k, frz_last_error());
+        ck_assert(lm == NULL);
+        failures++;
+    }
+    ck_assert(failures > 10);
+    frz_lm_free(fewer);
+    frz_lm_free(mem);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("session");
@@ -1222,6 +1389,8 @@ static Suite *make_suite(void)
     tcase_set_timeout(tok, 30);
     tcase_add_test(tok, test_tokenize_buffers);
     tcase_add_test(tok, test_stop_strings);
+    tcase_add_test(tok, test_load_roundtrip);
+    tcase_add_test(tok, test_load_errors);
     suite_add_tcase(s, tok);
     return s;
 }
