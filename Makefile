@@ -21,7 +21,7 @@ VERSION_PATCH := $(shell sed -n 's/^\#define FRZ_VERSION_PATCH \([0-9]*\).*/\1/p
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 SONAME  := libfrozen.so.$(VERSION_MAJOR)
 
-DEPS_PC   := openblas libpcre2-8 jansson
+DEPS_PC   := openblas libpcre2-8 jansson libpng16 libjpeg
 DEPS_CFLAGS := $(shell pkg-config --cflags $(DEPS_PC) 2>/dev/null)
 DEPS_LIBS   := $(shell pkg-config --libs $(DEPS_PC) 2>/dev/null) -lm -lpthread
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -140,9 +140,9 @@ run:
 	@$(MAKE) --no-print-directory all
 	@bin/frozen info
 	@echo '$$ bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24'
-	@bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24
+	@bin/frozen generate --lm models/demo-tiny --prompt "$(DEMO_PROMPT)" --max-tokens 24; echo
 	@echo '$$ bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40'
-	@bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40
+	@bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40; echo
 
 demo-lm:
 	@sh tools/deps.sh bench

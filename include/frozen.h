@@ -173,8 +173,8 @@ FRZ_API int64_t frz_lm_get(const frz_lm *lm, frz_lm_prop prop);
  * token text in user input is ordinary text. */
 #define FRZ_TOKENIZE_SPECIAL 1u
 
-/* Encodes len bytes of UTF-8 text (len == (size_t)-1: NUL-terminated). Invalid UTF-8 is encoded byte by byte
- * and never fails. *n_ids receives the number of ids; FRZ_ERR_BUFFER_TOO_SMALL if it exceeds cap. */
+/* Encodes len bytes of UTF-8 text (len == (size_t)-1: NUL-terminated). Invalid UTF-8 never fails: each maximal
+ * run of invalid bytes is encoded on its own through the byte-level alphabet, and decoding returns the input. *n_ids receives the number of ids; FRZ_ERR_BUFFER_TOO_SMALL if it exceeds cap. */
 FRZ_API frz_status frz_tokenize(const frz_lm *lm, const char *text, size_t len, unsigned flags,
                                 int32_t *ids, size_t cap, size_t *n_ids);
 

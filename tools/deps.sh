@@ -4,10 +4,10 @@
 #   sh tools/deps.sh fixtures   + PyTorch (Debian's python3-torch) and Node.js/npm for the reference scripts
 #   sh tools/deps.sh bench      + PyTorch for the peer side of the benchmark
 set -e
-build="gcc make pkg-config libopenblas-dev libpcre2-dev libjansson-dev check libsubunit-dev"
+build="gcc make pkg-config libopenblas-dev libpcre2-dev libjansson-dev libpng-dev libjpeg-dev check libsubunit-dev"
 case "${1:-build}" in
     build) want="$build" ;;
-    fixtures) want="$build python3-torch python3-numpy nodejs npm" ;;
+    fixtures) want="$build python3-torch python3-numpy python3-pil nodejs npm" ;;
     bench) want="$build python3-torch python3-numpy" ;;
     *) echo "usage: sh tools/deps.sh [build|fixtures|bench]" >&2; exit 2 ;;
 esac

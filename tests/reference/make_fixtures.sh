@@ -4,3 +4,4 @@ set -e
 cd "$(dirname "$0")/../.."
 sh tests/reference/make_tokenizer_fixtures.sh
 /usr/bin/python3 tests/reference/make_gpt2_fixtures.py
+/usr/bin/python3 tests/reference/make_image_fixtures.py

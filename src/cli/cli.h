@@ -1,0 +1,98 @@
+/* cli.h -- what the `frozen` commands share: option parsing, strict numbers, error reporting, model loading.
+ * The CLI is a client of the public API only (frozen.h); it never includes library internals. */
+#ifndef FRZ_CLI_H
+#define FRZ_CLI_H
+
+#include "frozen.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes of the tool. */
+#define CLI_OK 0
+#define CLI_FAIL 1   /* the library or the system failed (bad model folder, I/O, ...) */
+#define CLI_USAGE 2  /* the command line is wrong */
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+/* One option a command accepts: "--name" (and "-c" when short_name is non-zero). */
+typedef struct cli_option {
+    const char *name;  /* long name without the dashes */
+    char short_name;   /* 0: none */
+    int takes_value;   /* 1: "--name VALUE" or "--name=VALUE" */
+} cli_option;
+
+/* A command: its name, usage text (printed by --help and after usage errors) and the options it accepts. */
+typedef struct cli_command {
+    const char *name;
+    const char *usage;  /* full help text, ending in a newline */
+    const cli_option *options;
+    size_t n_options;
+} cli_command;
+
+/* Called for each option in command-line order, with its index in cmd->options and its value (NULL for a flag).
+ * Returns CLI_OK, or an exit code to stop parsing (after printing its own message). */
+typedef int (*cli_on_option)(void *ctx, size_t index, const char *value);
+
+/* Parses argv[0..argc) (the words after the command name). --help/-h prints the usage to stdout and returns -1
+ * (the caller exits 0). --verbose/-v is accepted by every command and raises the log level. Non-option words
+ * (and every word after "--"; a lone "-" is a word) are stored in positional[0..*n_positional), which must hold
+ * argc entries. Unknown options and missing values print a message and the usage to stderr and return
+ * CLI_USAGE. */
+int cli_parse(const cli_command *cmd, int argc, char **argv, cli_on_option on_option, void *ctx,
+              char **positional, size_t *n_positional);
+
+/* Reports a usage error: "frozen CMD: message", then the command's usage, to stderr. Returns CLI_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* Reports a library failure as "frozen: <frz_strerror>: <frz_last_error>" on stderr. Returns CLI_FAIL. */
+int cli_lib_error(frz_status st);
+
+/* Reports any other failure as "frozen: message" on stderr. Returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) CLI_PRINTF(1, 2);
+
+/* Strict number parsing for option `opt`: the whole word must be a number within [min, max]; otherwise a usage
+ * error is printed and CLI_USAGE returned. */
+int cli_parse_long(const cli_command *cmd, const char *opt, const char *s, long min, long max, long *out);
+int cli_parse_double(const cli_command *cmd, const char *opt, const char *s, double min, double max,
+                     double *out);
+
+/* Sets the library's log callback (warnings and errors to stderr; info and debug too once --verbose was seen). */
+void cli_setup_logging(void);
+void cli_set_verbose(void);
+int cli_is_verbose(void);
+
+/* Loads the model folder; on failure prints the error (naming the folder) and returns CLI_FAIL. */
+int cli_load_lm(const char *dir, frz_lm **out);
+
+/* Reads all of stdin into a NUL-terminated malloc'ed buffer. Returns CLI_OK or CLI_FAIL (message printed). */
+int cli_read_stdin(char **out, size_t *len);
+
+/* Tokenizes text into a malloc'ed array (*ids may be NULL when *n is 0). Returns CLI_OK or CLI_FAIL. */
+int cli_tokenize(const frz_lm *lm, const char *text, size_t len, unsigned flags, int32_t **ids, size_t *n);
+
+/* Decodes ids into a malloc'ed NUL-terminated buffer. Returns CLI_OK or CLI_FAIL. */
+int cli_detokenize(const frz_lm *lm, const int32_t *ids, size_t n, char **text, size_t *len);
+
+/* Tokenizes a prompt or context for evaluation: an empty text becomes the single <|endoftext|> token. */
+int cli_tokenize_prompt(const frz_lm *lm, const char *text, unsigned flags, int32_t **ids, size_t *n);
+
+/* Number of processors online (>= 1). */
+int cli_nproc(void);
+
+/* Flushes stdout; reports a write error (CLI_FAIL) if any output was lost. */
+int cli_finish_stdout(void);
+
+/* The commands. argv[0] is the first word after the command name. They return an exit code, or -1 after printing
+ * their --help (exit 0). */
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

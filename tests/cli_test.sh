@@ -1,0 +1,236 @@
+#!/bin/sh
+# cli_test.sh -- tests of the `frozen` command-line tool against the committed fixture model.
+# Run from the repository root after `make`:  sh tests/cli_test.sh
+# FROZEN (default bin/frozen) and FRZ_CLI_MODEL (default tests/fixtures/models/gpt2-f32) may be overridden.
+# Ends with "cli: N passed, N failed" and exits non-zero on any failure.
+
+FROZEN=${FROZEN:-bin/frozen}
+MODEL=${FRZ_CLI_MODEL:-tests/fixtures/models/gpt2-f32}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/frozen-cli.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "$2" ] && printf '     %s\n' "$2"; }
+
+if [ ! -x "$FROZEN" ] || [ ! -d "$MODEL" ]; then
+    echo "cli_test: need $FROZEN (run make) and the model folder $MODEL"
+    echo "cli: 0 passed, 1 failed"
+    exit 1
+fi
+
+# Runs the tool with its stdout, stderr and exit status in $TMP/out, $TMP/err, $rc.
+run() {
+    "$FROZEN" "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+}
+
+# ---- tokenize / detokenize ----------------------------------------------------------------------------------
+# A Unicode string (Latin accents, CJK, an emoji, a newline): decoding its ids gives back the same bytes.
+printf 'Grüße, 世界! naïve café 🙂\nsecond line' >"$TMP/text"
+text=$(cat "$TMP/text")
+run tokenize --lm "$MODEL" "$text"
+ids=$(cat "$TMP/out")
+if [ $rc -eq 0 ] && [ -n "$ids" ] && printf '%s\n' "$ids" | grep -Eq '^[0-9]+( [0-9]+)*$'; then
+    ok "tokenize prints ids on one line"
+else
+    fail "tokenize prints ids on one line" "rc=$rc out='$ids' err=$(cat "$TMP/err")"
+fi
+# shellcheck disable=SC2086 # the ids are words
+run detokenize --lm "$MODEL" $ids
+if [ $rc -eq 0 ] && cmp -s "$TMP/out" "$TMP/text"; then
+    ok "detokenize(tokenize(unicode)) gives the same bytes"
+else
+    fail "detokenize(tokenize(unicode)) gives the same bytes" "rc=$rc got '$(cat "$TMP/out")'"
+fi
+# The same through stdin on both sides.
+"$FROZEN" tokenize --lm "$MODEL" - <"$TMP/text" | "$FROZEN" detokenize --lm "$MODEL" - >"$TMP/out2" 2>"$TMP/err"
+if cmp -s "$TMP/out2" "$TMP/text"; then
+    ok "tokenize - | detokenize - round trip through stdin"
+else
+    fail "tokenize - | detokenize - round trip through stdin" "got '$(cat "$TMP/out2")' $(cat "$TMP/err")"
+fi
+# Special tokens: ordinary text by default, one token with --special.
+run tokenize --lm "$MODEL" --special "<|endoftext|>"
+special=$(cat "$TMP/out")
+run tokenize --lm "$MODEL" "<|endoftext|>"
+plain=$(cat "$TMP/out")
+if [ -n "$special" ] && [ "$(echo "$special" | wc -w)" -eq 1 ] && [ "$(echo "$plain" | wc -w)" -gt 1 ]; then
+    ok "--special parses <|endoftext|> as one token, plain text does not"
+else
+    fail "--special parses <|endoftext|> as one token, plain text does not" "special='$special' plain='$plain'"
+fi
+run detokenize --lm "$MODEL" 99999999
+if [ $rc -eq 1 ] && grep -q '^frozen: ' "$TMP/err"; then
+    ok "detokenize of an out-of-range id fails with exit 1"
+else
+    fail "detokenize of an out-of-range id fails with exit 1" "rc=$rc err=$(cat "$TMP/err")"
+fi
+
+# ---- generate -------------------------------------------------------------------------------------------------
+run generate --lm "$MODEL" --prompt "Hello, my dog" --greedy --ids --max-tokens 5
+g1=$(cat "$TMP/out"); rc1=$rc
+run generate --lm "$MODEL" --prompt "Hello, my dog" --greedy --ids --max-tokens 5
+g2=$(cat "$TMP/out")
+n1=$(echo "$g1" | wc -w)
+if [ $rc1 -eq 0 ] && [ -n "$g1" ] && [ "$g1" = "$g2" ]; then
+    ok "generate --greedy --ids is deterministic"
+else
+    fail "generate --greedy --ids is deterministic" "rc=$rc1 '$g1' vs '$g2'"
+fi
+if [ "$n1" -ge 1 ] && [ "$n1" -le 5 ]; then
+    ok "generate --max-tokens 5 gives at most 5 tokens"
+else
+    fail "generate --max-tokens 5 gives at most 5 tokens" "got $n1: '$g1'"
+fi
+run generate --lm "$MODEL" --prompt "Hello, my dog" --ids --max-tokens 3
+g3=$(cat "$TMP/out")
+case "$g1 " in
+"$g3 "*) ok "greedy is the default; 3 tokens are a prefix of 5" ;;
+*) fail "greedy is the default; 3 tokens are a prefix of 5" "'$g3' vs '$g1'" ;;
+esac
+# The printed text is the decoding of the generated ids.
+run generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 5
+cp "$TMP/out" "$TMP/gen_text"
+# shellcheck disable=SC2086
+"$FROZEN" detokenize --lm "$MODEL" $g1 >"$TMP/gen_ids_text" 2>/dev/null
+if [ $rc -eq 0 ] && cmp -s "$TMP/gen_text" "$TMP/gen_ids_text"; then
+    ok "generate prints the text of the ids it generates"
+else
+    fail "generate prints the text of the ids it generates" "'$(cat "$TMP/gen_text")' vs '$(cat "$TMP/gen_ids_text")'"
+fi
+run generate --lm "$MODEL" --prompt "" --ids --max-tokens 2
+if [ $rc -eq 0 ] && [ -n "$(cat "$TMP/out")" ]; then
+    ok "generate from an empty prompt starts from <|endoftext|>"
+else
+    fail "generate from an empty prompt starts from <|endoftext|>" "rc=$rc err=$(cat "$TMP/err")"
+fi
+# A stop string taken from the greedy text itself: the output must end before it, be a prefix of the unstopped
+# text, never contain it (streaming must not print what it takes back) and match the decoded --ids output.
+run generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 --ids
+g12=$(cat "$TMP/out")
+"$FROZEN" generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 >"$TMP/full" 2>/dev/null
+# Prefer a token of printable ASCII (a lone UTF-8 lead byte would be held back by the UTF-8 rule anyway).
+stop=""
+for pattern in '^[!-~][ -~]*$' '^ *[!-~]'; do
+    for k in 6 5 7 4 8 3 9 2; do
+        id=$(echo "$g12" | cut -d ' ' -f "$k")
+        [ -n "$id" ] || continue
+        cand=$("$FROZEN" detokenize --lm "$MODEL" "$id" 2>/dev/null)
+        if [ -n "$cand" ] && [ "$(printf '%s\n' "$cand" | wc -l)" -eq 1 ] &&
+            printf '%s\n' "$cand" | LC_ALL=C grep -q -e "$pattern"; then
+            stop=$cand
+            break 2
+        fi
+    done
+done
+if [ -z "$stop" ]; then
+    fail "generate --stop" "no usable stop string in the greedy text '$g12'"
+else
+    "$FROZEN" generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 --stop "$stop" >"$TMP/stopped" 2>"$TMP/err"
+    rc=$?
+    ids_s=$("$FROZEN" generate --lm "$MODEL" --prompt "Hello, my dog" --max-tokens 12 --stop "$stop" --ids)
+    : >"$TMP/stopped_ids"
+    # shellcheck disable=SC2086
+    [ -z "$ids_s" ] || "$FROZEN" detokenize --lm "$MODEL" $ids_s >"$TMP/stopped_ids"
+    n_stopped=$(wc -c <"$TMP/stopped")
+    if [ $rc -eq 0 ] && cmp -s "$TMP/stopped" "$TMP/stopped_ids" && cmp -s -n "$n_stopped" "$TMP/stopped" "$TMP/full" &&
+        [ "$n_stopped" -lt "$(wc -c <"$TMP/full")" ] && ! LC_ALL=C grep -F -q -e "$stop" "$TMP/stopped"; then
+        ok "generate --stop ends the text before the stop string, streamed and as ids alike"
+    else
+        fail "generate --stop ends the text before the stop string, streamed and as ids alike" \
+            "rc=$rc stop='$stop' stopped='$(cat "$TMP/stopped")' full='$(cat "$TMP/full")' ids='$ids_s'"
+    fi
+fi
+sample() {
+    run generate --lm "$MODEL" --prompt "Once upon a time" --ids --max-tokens 8 \
+        --temperature 1.5 --top-k 40 --top-p 0.95 --seed "$1"
+}
+sample 1234; s1=$(cat "$TMP/out"); rc1=$rc
+sample 1234; s2=$(cat "$TMP/out")
+if [ $rc1 -eq 0 ] && [ -n "$s1" ] && [ "$s1" = "$s2" ]; then
+    ok "sampling with the same --seed twice gives the same tokens"
+else
+    fail "sampling with the same --seed twice gives the same tokens" "rc=$rc1 '$s1' vs '$s2'"
+fi
+
+# ---- score ------------------------------------------------------------------------------------------------------
+run score --lm "$MODEL" --context "The cat sat on" --continuation " the mat, \"quietly\"."
+if [ $rc -eq 0 ] && awk -F '\t' '
+    NR == 1 { total = $1; next }
+    NF != 3 || $2 !~ /^".*"$/ || $3 > 0 { bad = 1 }
+    { sum += $3; n++ }
+    END {
+        d = total - sum; if (d < 0) d = -d
+        exit !(n >= 2 && !bad && total < 0 && d <= 1e-5 * (n + 1))
+    }' "$TMP/out"; then
+    ok "score: first line is the sum of the per-token log-probabilities"
+else
+    fail "score: first line is the sum of the per-token log-probabilities" "rc=$rc $(cat "$TMP/out" "$TMP/err")"
+fi
+run score --lm "$MODEL" --context "" --continuation "Hello"
+if [ $rc -eq 0 ] && [ "$(wc -l <"$TMP/out")" -ge 2 ]; then
+    ok "score with an empty context starts from <|endoftext|>"
+else
+    fail "score with an empty context starts from <|endoftext|>" "rc=$rc $(cat "$TMP/err")"
+fi
+
+# ---- command-line errors: exit 2 with a usage message ------------------------------------------------------------
+expect_usage() {
+    label=$1
+    shift
+    run "$@"
+    if [ $rc -eq 2 ] && grep -q 'usage: frozen' "$TMP/err"; then
+        ok "usage error: $label"
+    else
+        fail "usage error: $label" "rc=$rc err=$(head -n 2 "$TMP/err")"
+    fi
+}
+expect_usage "no command"
+expect_usage "unknown command" frobnicate
+expect_usage "unknown option" tokenize --lm "$MODEL" --bogus "x"
+expect_usage "missing value" generate --lm "$MODEL" --prompt
+expect_usage "missing --lm" tokenize "x"
+expect_usage "non-numeric --max-tokens" generate --lm "$MODEL" --prompt x --max-tokens 12x
+expect_usage "negative --max-tokens" generate --lm "$MODEL" --prompt x --max-tokens -1
+expect_usage "--top-p out of range" generate --lm "$MODEL" --prompt x --top-p 1.5
+expect_usage "--greedy with --temperature" generate --lm "$MODEL" --prompt x --greedy --temperature 0.7
+expect_usage "non-numeric id" detokenize --lm "$MODEL" 12 abc
+expect_usage "score without --continuation" score --lm "$MODEL" --context x
+run generate --help
+if [ $rc -eq 0 ] && grep -q -- '--max-tokens' "$TMP/out"; then
+    ok "generate --help prints the options and exits 0"
+else
+    fail "generate --help prints the options and exits 0" "rc=$rc"
+fi
+
+# ---- a missing model folder: exit 1, the path in the message --------------------------------------------------
+missing="$TMP/no-such-model"
+run tokenize --lm "$missing" "x"
+if [ $rc -eq 1 ] && grep -q "^frozen: .*$missing" "$TMP/err"; then
+    ok "a missing model folder exits 1 naming the path"
+else
+    fail "a missing model folder exits 1 naming the path" "rc=$rc err=$(cat "$TMP/err")"
+fi
+
+# ---- info --------------------------------------------------------------------------------------------------------
+run info
+core=$(sed -n 's/^blas core: //p' "$TMP/out")
+if [ $rc -eq 0 ] && [ -n "$core" ] && grep -q '^frozen [0-9]' "$TMP/out" && grep -q '^threads available: [1-9]' "$TMP/out"; then
+    ok "info prints the version, the BLAS core ($core) and the threads"
+else
+    fail "info prints the version, the BLAS core and the threads" "rc=$rc $(cat "$TMP/out")"
+fi
+# OpenBLAS takes the core from OPENBLAS_CORETYPE; info must report the core actually chosen.
+if grep -q '^flags.* avx2' /proc/cpuinfo 2>/dev/null; then
+    OPENBLAS_CORETYPE=Haswell "$FROZEN" info >"$TMP/out" 2>"$TMP/err"
+    if grep -q '^blas core: Haswell$' "$TMP/out"; then
+        ok "info reports the core chosen by OPENBLAS_CORETYPE=Haswell"
+    else
+        fail "info reports the core chosen by OPENBLAS_CORETYPE=Haswell" "$(cat "$TMP/out")"
+    fi
+fi
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
