@@ -1258,7 +1258,8 @@ static const char *save_folder(frz_lm *lm, const folder_opts *o)
     }
     /* a causal-mask buffer as GPT2Attention registers it, and a copy of the head when asked */
     snprintf(names[m], sizeof names[m], "%sh.0.attn.bias", o->prefix);
-    w[m++] = (frz_st_write_tensor){names[m - 1], FRZ_DT_F32, 4, {1, 1, c->n_ctx, c->n_ctx}, buffer};
+    w[m] = (frz_st_write_tensor){names[m], FRZ_DT_F32, 4, {1, 1, c->n_ctx, c->n_ctx}, buffer};
+    m++;
     if (o->head_rows)
         w[m++] = (frz_st_write_tensor){"lm_head.weight", FRZ_DT_F32, 2, {o->head_rows, c->n_embd}, lm->w.wte};
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
