@@ -1,8 +1,9 @@
 /* bench_lm_dev.c -- developer timing of the LM forward on a random GPT-2-small-shaped model (12 x 768, vocab
  * 50257, 1024 positions): prefill of a ragged batch of 8 x 32 tokens, and greedy decode at batch 1.
- *   make lib/libfrozen.a && cc -O2 -fopenmp -Iinclude -Isrc $(pkg-config --cflags openblas jansson) \
- *       bench/bench_lm_dev.c lib/libfrozen.a $(pkg-config --libs openblas jansson libpcre2-8) -lm -o /tmp/bench
- *   OPENBLAS_CORETYPE=SkylakeX /tmp/bench [threads] [decode_tokens] */
+ * Not part of `make bench` (bench/run.sh is the benchmark beside PyTorch); a quick loop for kernel work:
+ *   make && cc -O2 -fopenmp -Iinclude -Isrc $(pkg-config --cflags openblas jansson) bench/bench_lm_dev.c \
+ *       lib/libfrozen.a $(pkg-config --libs openblas jansson libpcre2-8 libpng16 libjpeg) -lm -o /tmp/bench
+ *   OPENBLAS_CORETYPE=SkylakeX /tmp/bench [threads=2] [decode_tokens=64] [prompt_len=32] */
 #include "lm/gpt2.h"
 
 #include <stdio.h>
