@@ -9,6 +9,7 @@
 #include "util/testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -867,6 +868,62 @@ START_TEST(test_threads_agree)
 }
 END_TEST
 
+typedef struct {
+    const frz_lm *lm;
+    const int32_t *prompt;
+    int threads;
+    int32_t out[24];
+    size_t n_out;
+    frz_status st;
+} worker;
+
+/* One thread's session: a prompt, then 24 sampled tokens. */
+static void *worker_run(void *arg)
+{
+    worker *w = arg;
+    frz_session *s = NULL;
+    w->st = frz_session_create(w->lm, &s);
+    frz_input in = {0, 12, w->prompt, NULL};
+    frz_generate_params gp;
+    frz_generate_params_init(&gp);
+    gp.max_tokens = 24;
+    gp.stop_at_eot = 0;
+    gp.temperature = 0.8f;
+    if (!w->st) w->st = frz_session_set_int(s, FRZ_OPT_THREADS, w->threads);
+    if (!w->st) w->st = frz_session_set_int(s, FRZ_OPT_SEED, 99);
+    if (!w->st) w->st = frz_session_eval(s, &in, 1, FRZ_LOGITS_NONE);
+    if (!w->st) w->st = frz_generate(s, 0, &gp, w->out, 24, &w->n_out);
+    frz_session_free(s);
+    return NULL;
+}
+
+START_TEST(test_sessions_in_threads)
+{
+    /* one read-only model, a session per thread (each with 2 threads of its own), results as when run alone */
+    frz_gpt2_config cfg;
+    frz_gpt2_config_init(&cfg, 2, 4, 64, 300, 64);
+    frz_lm *lm = model_cfg(&cfg, 50);
+    int32_t *prompt = random_tokens(12, 300, 51);
+    worker alone = {lm, prompt, 2, {0}, 0, FRZ_OK}, w[3]; /* same settings: bitwise the same work */
+    worker_run(&alone);
+    ck_assert_int_eq(alone.st, FRZ_OK);
+    ck_assert_int_eq(alone.n_out, 24);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (worker){lm, prompt, 2, {0}, 0, FRZ_OK};
+        ck_assert(pthread_create(&th[i], NULL, worker_run, &w[i]) == 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        ck_assert(pthread_join(th[i], NULL) == 0);
+        ck_assert_int_eq(w[i].st, FRZ_OK);
+        ck_assert_int_eq(w[i].n_out, 24);
+        ck_assert(memcmp(w[i].out, alone.out, sizeof alone.out) == 0);
+    }
+    free(prompt);
+    frz_lm_free(lm);
+}
+END_TEST
+
 /* A session's whole life; any failure returns its status after cleaning up. */
 static frz_status session_scenario(const frz_lm *lm, const int32_t *tok)
 {
@@ -1367,6 +1424,7 @@ static Suite *make_suite(void)
     tcase_add_test(fwd, test_embedding_inputs);
     tcase_add_test(fwd, test_truncate_reeval);
     tcase_add_test(fwd, test_threads_agree);
+    tcase_add_test(fwd, test_sessions_in_threads);
     suite_add_tcase(s, fwd);
     TCase *err = tcase_create("errors");
     tcase_add_test(err, test_eval_errors);
