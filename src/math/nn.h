@@ -38,7 +38,8 @@ typedef enum frz_activation {
 /* out = act(inp) elementwise; out may alias inp. out (n), inp (n) */
 void frz_gelu_tanh_forward(float *out, const float *inp, size_t n, int nth);
 void frz_gelu_erf_forward(float *out, const float *inp, size_t n, int nth);
-void frz_relu_forward(float *out, const float *inp, size_t n, int nth);
+void frz_relu_forward(float *out, const float *inp, size_t n, float scale, int nth);
+void frz_relu_backward(float *dinp, const float *dout, const float *x, size_t n, float scale, int nth);
 void frz_activation_forward(frz_activation act, float *out, const float *inp, size_t n, int nth);
 
 /* ---- matmul.c (all products go through cblas_sgemm / cblas_sgemv) ---------------------------------------- */

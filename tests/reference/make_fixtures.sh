@@ -5,3 +5,5 @@ cd "$(dirname "$0")/../.."
 sh tests/reference/make_tokenizer_fixtures.sh
 /usr/bin/python3 tests/reference/make_gpt2_fixtures.py
 /usr/bin/python3 tests/reference/make_image_fixtures.py
+/usr/bin/python3 tests/reference/make_nfresnet_fixtures.py
+/usr/bin/python3 tests/fixtures/eval/make_fixtures.py
