@@ -10,8 +10,9 @@
 #include <math.h>
 #include <omp.h>
 
-/* Below this many multiply-adds per call the work stays on one thread (see FRZ_NN_PAR_MIN). */
-#define ATTENTION_PAR_MIN 65536
+/* Below this many multiply-adds per call the work stays on one thread (see FRZ_NN_PAR_MIN). A decode step of
+ * GPT-2 small splits its 12 heads across threads once about 20 positions are cached. */
+#define ATTENTION_PAR_MIN 16384
 
 /* One query row of one head over n_keys keys: att (n_keys) receives softmax(q . k_j * scale) and o (hs) the
  * probability-weighted sum of the values. k and v rows are ldkv floats apart. */
