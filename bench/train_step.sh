@@ -12,7 +12,7 @@
 # Both sides run with OPENBLAS_CORETYPE (default SkylakeX; set it to override) and OMP_NUM_THREADS = BENCH_THREADS
 # (default 2; libfrozen's n_threads and torch.set_num_threads take the same number). Each run is a separate
 # process: one warm-up step, then the median of BENCH_REPS steps (default 3). The machine is shared, so the
-# sides alternate (which goes first flips every round) for BENCH_ROUNDS rounds (default 2), and the table takes
+# sides alternate (which goes first flips every round) for BENCH_ROUNDS rounds (default 3), and the table takes
 # each side's fastest round; every run is listed below it with its process CPU time and the load average.
 # BENCH_CONFIGS (default "a b") picks the configurations. Needs lib/libfrozen.a (make) and /usr/bin/python3
 # with torch; writes bench/out/gpt2-small-random (about 500 MB) if it is missing.
@@ -23,7 +23,7 @@ export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
 THREADS="${BENCH_THREADS:-2}"
 export OMP_NUM_THREADS="$THREADS"
 REPS="${BENCH_REPS:-3}"
-ROUNDS="${BENCH_ROUNDS:-2}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 CONFIGS="${BENCH_CONFIGS:-a b}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 CC="${CC:-cc}"
