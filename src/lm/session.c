@@ -122,6 +122,15 @@ frz_status frz_session_seq_truncate(frz_session *s, int32_t seq, size_t n)
     return FRZ_OK;
 }
 
+frz_status frz_session_seq_copy(frz_session *s, int32_t src, int32_t dst)
+{
+    if (!s) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_session_seq_copy: session is NULL");
+    frz_status st = frz_check_seq(s, src, "frz_session_seq_copy (src)");
+    if (st == FRZ_OK) st = frz_check_seq(s, dst, "frz_session_seq_copy (dst)");
+    if (st || src == dst) return st;
+    return frz_seq_copy(&s->seqs[dst], &s->seqs[src], &s->lm->cfg);
+}
+
 const float *frz_session_logits(const frz_session *s, size_t row)
 {
     if (!s || row >= s->n_logits) return NULL;
