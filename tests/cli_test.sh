@@ -1,11 +1,11 @@
 #!/bin/sh
 # cli_test.sh -- tests of the `frozen` command-line tool against the committed fixture model.
 # Run from the repository root after `make`:  sh tests/cli_test.sh
-# FROZEN (default bin/frozen) and FRZ_CLI_MODEL (default tests/fixtures/models/tiny-f32) may be overridden.
+# FROZEN (default bin/frozen) and FRZ_CLI_MODEL (default tests/fixtures/models/gpt2-f32) may be overridden.
 # Ends with "cli: N passed, N failed" and exits non-zero on any failure.
 
 FROZEN=${FROZEN:-bin/frozen}
-MODEL=${FRZ_CLI_MODEL:-tests/fixtures/models/tiny-f32}
+MODEL=${FRZ_CLI_MODEL:-tests/fixtures/models/gpt2-f32}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/frozen-cli.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT INT TERM
 passed=0
