@@ -7,7 +7,13 @@ for t in "$@"; do
     printf '%s\n' "$out"
     # Check's summary line: "100%: Checks: 12, Failures: 0, Errors: 0"
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
-    if [ -n "$line" ]; then
+    # A shell test's summary line: "cli: 12 passed, 0 failed"
+    plain=$(printf '%s\n' "$out" | grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    if [ -z "$line" ] && [ -n "$plain" ]; then
+        passed=$((passed + $(printf '%s' "$plain" | sed 's/.*: \([0-9]*\) passed.*/\1/')))
+        failed=$((failed + $(printf '%s' "$plain" | sed 's/.*passed, \([0-9]*\) failed/\1/')))
+        line=$plain
+    elif [ -n "$line" ]; then
         n=$(printf '%s' "$line" | sed 's/.*Checks: \([0-9]*\).*/\1/')
         f=$(printf '%s' "$line" | sed 's/.*Failures: \([0-9]*\).*/\1/')
         e=$(printf '%s' "$line" | sed 's/.*Errors: \([0-9]*\).*/\1/')
