@@ -49,9 +49,10 @@
  *   (tokenize, detokenize, sessions). Free it only after every session created from it is freed.
  * - frz_session owns all per-run state (KV cache, activations, logits, RNG). One session is used by one thread
  *   at a time; create one session per thread. A session keeps a pointer to its model.
- * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike.
- *   OpenBLAS's own thread count is process-wide, so the session sets it before each product; sessions running
- *   concurrently in several threads should use the same value.
+ * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike: the
+ *   session's OpenMP threads split each product and call OpenBLAS single-threaded (OpenBLAS's own worker threads
+ *   and OpenMP's would spin against each other). The library therefore sets OpenBLAS's process-wide thread count
+ *   to 1; a host that uses OpenBLAS itself should set its own count before its own calls.
  * - frz_last_error() is thread-local; the log callback is process-wide and may be called from any thread.
  *
  * Performance note: OpenBLAS may mis-detect recent CPUs and run a generic kernel (5x slower). frz_blas_advice()
