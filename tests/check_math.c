@@ -177,6 +177,29 @@ START_TEST(test_matmul)
 }
 END_TEST
 
+START_TEST(test_matmul_threaded)
+{
+    /* large enough to be split across threads by output columns; OC not a multiple of the 16-column blocks */
+    const int C = 70, OC = 4001;
+    for (int N = 1; N <= 3; N += 2) {
+        float *inp = random_floats((size_t)N * C, 1.0, 20), *w = random_floats((size_t)C * OC, 1.0, 21);
+        float *b = random_floats(OC, 1.0, 22), *out = malloc((size_t)N * OC * sizeof *out);
+        double *want = malloc((size_t)N * OC * sizeof *want);
+        for (int layout = 0; layout <= 1; layout++)
+            for (int nth = 1; nth <= 3; nth++) {
+                for (int i = 0; i < N * OC; i++) out[i] = NAN;
+                matmul_ref(want, inp, w, b, N, C, OC, layout);
+                if (layout)
+                    frz_matmul_wt_forward(out, inp, w, b, (size_t)N, C, OC, nth);
+                else
+                    frz_matmul_forward(out, inp, w, b, (size_t)N, C, OC, nth);
+                assert_close(out, want, (size_t)N * OC, 1e-5, 1e-5, layout ? "matmul_wt threaded" : "matmul threaded");
+            }
+        free(inp), free(w), free(b), free(out), free(want);
+    }
+}
+END_TEST
+
 /* Causal attention in double over one sequence: P cached + T new positions, rows strided as the kernel reads. */
 static void attention_ref(double *out, const float *q, size_t ldq, const float *k, const float *v, size_t ldkv,
                           size_t P, size_t T, int C, int NH, double scale)
@@ -280,6 +303,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_fast_exp);
     tcase_add_test(tc, test_softmax_logsumexp);
     tcase_add_test(tc, test_matmul);
+    tcase_add_test(tc, test_matmul_threaded);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_residual_embedding);
     tcase_add_test(tc, test_rng);

@@ -4,14 +4,17 @@
 #include "lm/gpt2.h"
 #include "lm/sample.h"
 #include "lm/session.h"
+#include "formats/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "util/testutil.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- helpers ---------------------------------------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------------------------------------------- */
 
 enum { L_ = 2, NH_ = 2, C_ = 16, V_ = 61, CTX_ = 32 };
 
@@ -101,7 +104,7 @@ static int32_t argmax_of(const float *x, int n)
     return best;
 }
 
-/* ---- a naive GPT-2 in double precision ---------------------------------------------------------------------- */
+/* ---- a naive GPT-2 in double precision --------------------------------------------------------------------------- */
 
 static void ref_layernorm(double *out, const double *x, const float *w, const float *b, int C, double eps)
 {
@@ -207,7 +210,7 @@ static void assert_matches_ref(const frz_session *s, size_t row0, const double *
     }
 }
 
-/* ---- the forward pass --------------------------------------------------------------------------------------- */
+/* ---- the forward pass -------------------------------------------------------------------------------------------- */
 
 START_TEST(test_forward_matches_reference)
 {
@@ -358,7 +361,8 @@ START_TEST(test_truncate_reeval)
     ck_assert(frz_session_last_logits(s, 0, &last) == FRZ_OK);
     assert_rows_close(last, orig + 8 * V_, V_, 1e-5, "after truncate");
     eval_tokens(s, 0, tok + 9, 7, FRZ_LOGITS_ALL);
-    for (int r = 0; r < 7; r++) assert_rows_close(frz_session_logits(s, (size_t)r), orig + (9 + r) * V_, V_, 1e-5, "re-eval");
+    for (int r = 0; r < 7; r++)
+        assert_rows_close(frz_session_logits(s, (size_t)r), orig + (9 + r) * V_, V_, 1e-5, "re-eval");
 
     /* a different continuation after truncation is not confused with the old one */
     int32_t other = (tok[9] + 1) % V_;
@@ -384,7 +388,7 @@ START_TEST(test_truncate_reeval)
 }
 END_TEST
 
-/* ---- errors --------------------------------------------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------------------------------------------------ */
 
 START_TEST(test_eval_errors)
 {
@@ -498,7 +502,8 @@ START_TEST(test_abort)
     frz_session *fresh = session(lm, 1, 1);
     eval_tokens(fresh, 0, tok, 7, FRZ_LOGITS_ALL);
     for (int r = 0; r < 3; r++)
-        assert_rows_close(frz_session_logits(s, (size_t)r), frz_session_logits(fresh, 4 + (size_t)r), V_, 1e-5, "after abort");
+        assert_rows_close(frz_session_logits(s, (size_t)r), frz_session_logits(fresh, 4 + (size_t)r), V_, 1e-5,
+                          "after abort");
     free(before), free(tok);
     frz_session_free(fresh);
     frz_session_free(s);
@@ -506,7 +511,7 @@ START_TEST(test_abort)
 }
 END_TEST
 
-/* ---- generation ------------------------------------------------------------------------------------------------ */
+/* ---- generation -------------------------------------------------------------------------------------------------- */
 
 static size_t generate(frz_session *s, int32_t seq, const frz_generate_params *gp, int32_t *out, size_t cap)
 {
@@ -785,7 +790,7 @@ START_TEST(test_logits_none_then_generate)
 }
 END_TEST
 
-/* ---- scoring ------------------------------------------------------------------------------------------------------ */
+/* ---- scoring ----------------------------------------------------------------------------------------------------- */
 
 START_TEST(test_score)
 {
@@ -837,7 +842,7 @@ START_TEST(test_score)
 }
 END_TEST
 
-/* ---- threads, allocation failures ------------------------------------------------------------------------------ */
+/* ---- threads, allocation failures -------------------------------------------------------------------------------- */
 
 START_TEST(test_threads_agree)
 {
@@ -853,11 +858,68 @@ START_TEST(test_threads_agree)
         for (int i = 0; i < 4; i++) in[i] = (frz_input){i, 150, tok + i * 150, NULL};
         eval_ok(s, in, 4, FRZ_LOGITS_LAST);
         rows[nth - 1] = malloc(4 * 97 * sizeof(float));
-        for (int i = 0; i < 4; i++) memcpy(rows[nth - 1] + i * 97, frz_session_logits(s, (size_t)i), 97 * sizeof(float));
+        for (int i = 0; i < 4; i++)
+            memcpy(rows[nth - 1] + i * 97, frz_session_logits(s, (size_t)i), 97 * sizeof(float));
         frz_session_free(s);
     }
     assert_rows_close(rows[1], rows[0], 4 * 97, 1e-5, "threads");
     free(rows[0]), free(rows[1]), free(tok);
+    frz_lm_free(lm);
+}
+END_TEST
+
+typedef struct {
+    const frz_lm *lm;
+    const int32_t *prompt;
+    int threads;
+    int32_t out[24];
+    size_t n_out;
+    frz_status st;
+} worker;
+
+/* One thread's session: a prompt, then 24 sampled tokens. */
+static void *worker_run(void *arg)
+{
+    worker *w = arg;
+    frz_session *s = NULL;
+    w->st = frz_session_create(w->lm, &s);
+    frz_input in = {0, 12, w->prompt, NULL};
+    frz_generate_params gp;
+    frz_generate_params_init(&gp);
+    gp.max_tokens = 24;
+    gp.stop_at_eot = 0;
+    gp.temperature = 0.8f;
+    if (!w->st) w->st = frz_session_set_int(s, FRZ_OPT_THREADS, w->threads);
+    if (!w->st) w->st = frz_session_set_int(s, FRZ_OPT_SEED, 99);
+    if (!w->st) w->st = frz_session_eval(s, &in, 1, FRZ_LOGITS_NONE);
+    if (!w->st) w->st = frz_generate(s, 0, &gp, w->out, 24, &w->n_out);
+    frz_session_free(s);
+    return NULL;
+}
+
+START_TEST(test_sessions_in_threads)
+{
+    /* one read-only model, a session per thread (each with 2 threads of its own), results as when run alone */
+    frz_gpt2_config cfg;
+    frz_gpt2_config_init(&cfg, 2, 4, 64, 300, 64);
+    frz_lm *lm = model_cfg(&cfg, 50);
+    int32_t *prompt = random_tokens(12, 300, 51);
+    worker alone = {lm, prompt, 2, {0}, 0, FRZ_OK}, w[3]; /* same settings: bitwise the same work */
+    worker_run(&alone);
+    ck_assert_int_eq(alone.st, FRZ_OK);
+    ck_assert_int_eq(alone.n_out, 24);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (worker){lm, prompt, 2, {0}, 0, FRZ_OK};
+        ck_assert(pthread_create(&th[i], NULL, worker_run, &w[i]) == 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        ck_assert(pthread_join(th[i], NULL) == 0);
+        ck_assert_int_eq(w[i].st, FRZ_OK);
+        ck_assert_int_eq(w[i].n_out, 24);
+        ck_assert(memcmp(w[i].out, alone.out, sizeof alone.out) == 0);
+    }
+    free(prompt);
     frz_lm_free(lm);
 }
 END_TEST
@@ -921,7 +983,7 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
-/* ---- model object, config.json --------------------------------------------------------------------------------- */
+/* ---- model object, config.json ----------------------------------------------------------------------------------- */
 
 START_TEST(test_model_properties)
 {
@@ -1055,7 +1117,7 @@ START_TEST(test_load_missing_dir)
 }
 END_TEST
 
-/* ---- with the real GPT-2 tokenizer (tests/fixtures/gpt2-tokenizer) ---------------------------------------------- */
+/* ---- with the real GPT-2 tokenizer (tests/fixtures/gpt2-tokenizer) ----------------------------------------------- */
 
 /* A random model over GPT-2's vocabulary, with its tokenizer attached. */
 static frz_lm *model_with_tokenizer(void)
@@ -1186,6 +1248,172 @@ START_TEST(test_stop_strings)
 }
 END_TEST
 
+/* ---- loading a Hugging Face folder ----------------------------------------------------------------------------- */
+
+enum { LV_ = 857 }; /* the demo model's tokenizer (models/demo-tiny) has 857 tokens */
+
+static uint16_t f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16); /* round to nearest even (finite inputs) */
+}
+
+typedef struct {
+    const char *prefix;  /* "transformer." or "" */
+    int bf16;            /* save as BF16 (the model is rounded to it first) */
+    int vocab_size;      /* written to config.json */
+    const char *drop;    /* a tensor left out */
+    int64_t head_rows;   /* rows of an extra lm_head.weight (0: none) */
+} folder_opts;
+
+/* Saves an in-memory random model as a Hugging Face GPT-2 folder with the demo model's tokenizer files. Its
+ * parameters lie in lm->mem in the order of the tensor table (frz_gpt2_create_random). */
+static const char *save_folder(frz_lm *lm, const folder_opts *o)
+{
+    const frz_gpt2_config *c = &lm->cfg;
+    const char *dir = make_temp_dir();
+    char path[4096], text[1024];
+    snprintf(text, sizeof text, "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_layer\": %d, "
+             "\"n_head\": %d, \"n_embd\": %d, \"vocab_size\": %d, \"n_positions\": %d, \"n_ctx\": %d, "
+             "\"tie_word_embeddings\": %s}", c->n_layer, c->n_head, c->n_embd, o->vocab_size, c->n_ctx, c->n_ctx,
+             c->tie_lm_head ? "true" : "false");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    copy_file_or_fail("models/demo-tiny/vocab.json", path);
+    snprintf(path, sizeof path, "%s/merges.txt", dir);
+    copy_file_or_fail("models/demo-tiny/merges.txt", path);
+
+    frz_lm *shape = NULL;
+    frz_gpt2_tensor *t;
+    size_t n;
+    ck_assert(frz_gpt2_alloc(c, "test", &shape) == FRZ_OK && frz_gpt2_tensors(shape, &t, &n) == FRZ_OK);
+    frz_st_write_tensor *w = calloc(n + 2, sizeof *w);
+    char (*names)[96] = calloc(n + 2, sizeof *names);
+    float *buffer = calloc((size_t)c->n_ctx * c->n_ctx, sizeof *buffer);
+    size_t m = 0, at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t numel = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
+        float *data = lm->mem + at;
+        at += numel;
+        if (o->drop && strcmp(t[i].name, o->drop) == 0) continue;
+        snprintf(names[m], sizeof names[m], "%s%s", t[i].top_level ? "" : o->prefix, t[i].name);
+        w[m] = (frz_st_write_tensor){names[m], FRZ_DT_F32, t[i].ndim, {t[i].shape[0], t[i].shape[1]}, data};
+        if (o->bf16) {
+            uint16_t *h = malloc(numel * sizeof *h);
+            for (size_t j = 0; j < numel; j++) {
+                h[j] = f32_to_bf16(data[j]);
+                uint32_t u = (uint32_t)h[j] << 16;
+                memcpy(&data[j], &u, 4); /* the in-memory model takes the rounded value too */
+            }
+            w[m].dtype = FRZ_DT_BF16;
+            w[m].data = h;
+        }
+        m++;
+    }
+    /* a causal-mask buffer as GPT2Attention registers it, and a copy of the head when asked */
+    snprintf(names[m], sizeof names[m], "%sh.0.attn.bias", o->prefix);
+    w[m] = (frz_st_write_tensor){names[m], FRZ_DT_F32, 4, {1, 1, c->n_ctx, c->n_ctx}, buffer};
+    m++;
+    if (o->head_rows)
+        w[m++] = (frz_st_write_tensor){"lm_head.weight", FRZ_DT_F32, 2, {o->head_rows, c->n_embd}, lm->w.wte};
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    const char *meta[2] = {"format", "pt"};
+    frz_status st = frz_st_write_file(path, w, m, meta, 1);
+    ck_assert_msg(st == FRZ_OK, "%s", frz_last_error());
+    for (size_t i = 0; i < m; i++)
+        if (w[i].dtype == FRZ_DT_BF16) free((void *)w[i].data);
+    free(w), free(names), free(buffer), free(t);
+    frz_lm_free(shape);
+    return dir;
+}
+
+static void assert_same_logits(const frz_lm *a, const frz_lm *b)
+{
+    int32_t *tok = random_tokens(10, LV_, 31);
+    frz_session *sa = session(a, 1, 1), *sb = session(b, 1, 1);
+    eval_tokens(sa, 0, tok, 10, FRZ_LOGITS_ALL);
+    eval_tokens(sb, 0, tok, 10, FRZ_LOGITS_ALL);
+    for (size_t r = 0; r < 10; r++)
+        assert_rows_close(frz_session_logits(sb, r), frz_session_logits(sa, r), LV_, 1e-6, "loaded");
+    free(tok);
+    frz_session_free(sa);
+    frz_session_free(sb);
+}
+
+START_TEST(test_load_roundtrip)
+{
+    for (int variant = 0; variant < 4; variant++) {
+        frz_gpt2_config cfg;
+        frz_gpt2_config_init(&cfg, 2, 2, 16, LV_, 32);
+        cfg.tie_lm_head = variant != 3;
+        frz_lm *mem = model_cfg(&cfg, 30 + (uint64_t)variant);
+        folder_opts o = {variant == 1 ? "" : "transformer.", variant == 2, LV_, NULL, variant == 2 ? LV_ : 0};
+        const char *dir = save_folder(mem, &o);
+        frz_lm *lm = NULL;
+        frz_status st = frz_lm_load(dir, &lm);
+        ck_assert_msg(st == FRZ_OK, "variant %d: %s", variant, frz_last_error());
+        ck_assert_int_eq(frz_lm_get(lm, FRZ_LM_N_PARAMS), frz_lm_get(mem, FRZ_LM_N_PARAMS));
+        ck_assert_int_eq(frz_lm_get(lm, FRZ_LM_N_CTX), 32);
+        ck_assert_int_eq(frz_lm_get(lm, FRZ_LM_N_VOCAB), LV_);
+        assert_same_logits(mem, lm);
+        frz_lm_free(lm);
+        frz_lm_free(mem);
+    }
+}
+END_TEST
+
+/* Loading fails with status `want` and a message holding both strings. */
+static void load_fails(const char *dir, frz_status want, const char *s1, const char *s2)
+{
+    frz_lm *lm = (frz_lm *)1;
+    frz_status st = frz_lm_load(dir, &lm);
+    ck_assert_msg(st == want, "status %d, want %d: %s", st, want, frz_last_error());
+    ck_assert(lm == NULL);
+    ck_assert_msg(strstr(frz_last_error(), s1) && strstr(frz_last_error(), s2), "message: %s", frz_last_error());
+}
+
+START_TEST(test_load_errors)
+{
+    frz_gpt2_config cfg;
+    frz_gpt2_config_init(&cfg, 2, 2, 16, LV_, 32);
+    frz_lm *mem = model_cfg(&cfg, 40);
+    folder_opts o = {"transformer.", 0, LV_, "h.1.mlp.c_fc.bias", 0};
+    load_fails(save_folder(mem, &o), FRZ_ERR_FORMAT, "transformer.h.1.mlp.c_fc.bias", "model.safetensors");
+    o = (folder_opts){"transformer.", 0, LV_, NULL, LV_ - 1}; /* a tied head of the wrong shape */
+    load_fails(save_folder(mem, &o), FRZ_ERR_SHAPE, "lm_head.weight", "model.safetensors");
+    o = (folder_opts){"transformer.", 0, LV_ - 7, NULL, 0}; /* config says fewer tokens than vocab.json holds */
+    cfg.n_vocab = LV_ - 7;
+    frz_lm *fewer = model_cfg(&cfg, 41);
+    load_fails(save_folder(fewer, &o), FRZ_ERR_FORMAT, "vocab.json", "vocab_size");
+    o = (folder_opts){"encoder.", 0, LV_, NULL, 0}; /* not GPT-2's names */
+    load_fails(save_folder(mem, &o), FRZ_ERR_FORMAT, "wte.weight", "model.safetensors");
+
+    /* every allocation of a load may fail: NOMEM, nothing leaked, nothing half-built */
+    o = (folder_opts){"transformer.", 1, LV_, NULL, 0};
+    const char *dir = save_folder(mem, &o);
+    int failures = 0;
+    for (long k = 1;; k++) {
+        frz_lm *lm = NULL;
+        frz_test_fail_alloc_at(k);
+        frz_status st = frz_lm_load(dir, &lm);
+        frz_test_fail_alloc_at(0);
+        if (st == FRZ_OK) {
+            frz_lm_free(lm);
+            break;
+        }
+        ck_assert_msg(st == FRZ_ERR_NOMEM, "allocation %ld: %s", k, frz_last_error());
+        ck_assert(lm == NULL);
+        failures++;
+    }
+    ck_assert(failures > 10);
+    frz_lm_free(fewer);
+    frz_lm_free(mem);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("session");
@@ -1196,6 +1424,7 @@ static Suite *make_suite(void)
     tcase_add_test(fwd, test_embedding_inputs);
     tcase_add_test(fwd, test_truncate_reeval);
     tcase_add_test(fwd, test_threads_agree);
+    tcase_add_test(fwd, test_sessions_in_threads);
     suite_add_tcase(s, fwd);
     TCase *err = tcase_create("errors");
     tcase_add_test(err, test_eval_errors);
@@ -1219,6 +1448,8 @@ static Suite *make_suite(void)
     tcase_set_timeout(tok, 30);
     tcase_add_test(tok, test_tokenize_buffers);
     tcase_add_test(tok, test_stop_strings);
+    tcase_add_test(tok, test_load_roundtrip);
+    tcase_add_test(tok, test_load_errors);
     suite_add_tcase(s, tok);
     return s;
 }

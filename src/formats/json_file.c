@@ -5,14 +5,12 @@
  * from syntax errors (FRZ_ERR_FORMAT). Duplicate object keys are rejected: in a safetensors header or a config
  * they are always a mistake, and "last one wins" would hide it. */
 #include "formats/json_file.h"
+#include "core/file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 frz_status frz_json_load_buffer(const char *buf, size_t len, const char *what, size_t base_offset, json_t **out)
 {
@@ -29,53 +27,12 @@ frz_status frz_json_load_buffer(const char *buf, size_t len, const char *what, s
     return FRZ_OK;
 }
 
-/* Reads the whole regular file at path into a new buffer. */
-static frz_status read_whole_file(const char *path, char **buf_out, size_t *len_out)
-{
-    *buf_out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return frz_fail(FRZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return frz_fail(FRZ_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return frz_fail(FRZ_ERR_IO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    char *buf = frz_malloc(size, path);
-    if (!buf) {
-        close(fd);
-        return FRZ_ERR_NOMEM;
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            if (r == 0) return frz_fail(FRZ_ERR_IO, "%s: file shrank while reading (%zu of %zu bytes)", path, got, size);
-            return frz_fail(FRZ_ERR_IO, "%s: read error: %s", path, strerror(e));
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *buf_out = buf;
-    *len_out = size;
-    return FRZ_OK;
-}
-
 frz_status frz_json_load_file(const char *path, json_t **out)
 {
     *out = NULL;
     char *buf;
     size_t len = 0;
-    frz_status st = read_whole_file(path, &buf, &len);
+    frz_status st = frz_read_file(path, &buf, &len);
     if (st != FRZ_OK) return st;
     st = frz_json_load_buffer(buf, len, path, 0, out);
     free(buf);

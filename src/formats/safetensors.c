@@ -1,10 +1,10 @@
 /* safetensors.c -- a set of tensors from mapped files: open, close, lookup by name, f32 access. */
 #include "formats/st_internal.h"
+#include "core/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 frz_status frz_st_set_new(const char *what, size_t n_files, frz_st_set **out)
 {
@@ -27,7 +27,7 @@ void frz_st_close(frz_st_set *set)
     if (!set) return;
     for (size_t i = 0; i < set->n_files; i++) {
         st_file *f = &set->files[i];
-        if (f->map) munmap((void *)f->map, f->size);
+        frz_unmap_file(f->map, f->size);
         json_decref(f->meta);
         free(f->names);
         free(f->path);

@@ -3,46 +3,30 @@
  * Layout: u64 little-endian N | N bytes of JSON | data block. Offsets in the JSON are relative to the data
  * block; messages give absolute file offsets (8 + N + offset) so a hex dump finds the byte. */
 #include "formats/st_internal.h"
+#include "core/file.h"
 #include "formats/json_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian and is used in place; big-endian hosts are not supported"
 #endif
 
-/* Maps the whole file read-only; the descriptor is closed once the mapping exists. */
+/* Maps the whole file; a safetensors file has at least its 8-byte header length. */
 static frz_status map_file(st_file *f)
 {
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return frz_fail(FRZ_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return frz_fail(FRZ_ERR_IO, "%s: cannot stat: %s", f->path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return frz_fail(FRZ_ERR_IO, "%s: not a regular file", f->path);
-    }
-    size_t size = (size_t)st.st_size;
+    const void *p;
+    size_t size;
+    frz_status s = frz_map_file(f->path, &p, &size);
+    if (s != FRZ_OK) return s;
     if (size < 8) {
-        close(fd);
+        frz_unmap_file(p, size);
         return frz_fail(FRZ_ERR_FORMAT, "%s: file is %zu bytes, too short for the 8-byte header length", f->path,
                         size);
     }
-    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (p == MAP_FAILED) return frz_fail(FRZ_ERR_IO, "%s: cannot map %zu bytes: %s", f->path, size, strerror(e));
     f->map = p;
     f->size = size;
     return FRZ_OK;

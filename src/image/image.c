@@ -1,14 +1,11 @@
 /* image.c -- the frz_image object: loading from a file or memory (format by signature), raw RGB8, limits. */
 #include "image/image_internal.h"
+#include "core/file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static const uint8_t PNG_SIGNATURE[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
 static const uint8_t JPEG_SIGNATURE[3] = {0xFF, 0xD8, 0xFF};
@@ -82,30 +79,14 @@ frz_status frz_image_load_file(const char *path, frz_image **out)
     if (!out) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_image_load_file: out is NULL");
     *out = NULL;
     if (!path) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_image_load_file: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return frz_fail(FRZ_ERR_IO, "cannot open image %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return frz_fail(FRZ_ERR_IO, "cannot stat image %s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return frz_fail(FRZ_ERR_IO, "image %s is not a regular file", path);
-    }
-    if (st.st_size == 0) {
-        close(fd);
-        return frz_fail(FRZ_ERR_FORMAT, "%s: empty file (0 bytes), not an image", path);
-    }
     /* Mapped rather than read: no copy, and a huge file costs no memory before the header is checked. */
-    size_t len = (size_t)st.st_size;
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) return frz_fail(FRZ_ERR_IO, "cannot map image %s: %s", path, strerror(map_errno));
+    const void *map;
+    size_t len;
+    frz_status st_map = frz_map_file(path, &map, &len);
+    if (st_map != FRZ_OK) return st_map;
+    if (len == 0) return frz_fail(FRZ_ERR_FORMAT, "%s: empty file (0 bytes), not an image", path);
     frz_status st_dec = frz_image_load_memory(map, len, path, out);
-    munmap(map, len);
+    frz_unmap_file(map, len);
     return st_dec;
 }
 

@@ -1,16 +1,54 @@
-/* attention.c -- causal multi-head self-attention over a sequence's KV cache.
+/* attention.c -- causal multi-head self-attention: over a sequence's KV cache (inference), and over a batch of
+ * whole sequences keeping the probabilities (training), with its backward.
  *
  * A tight loop per (query row, head) rather than sgemm: the new rows of one sequence are few (a decode step has
- * one), the keys are read in place from the cache with its row stride, and the causal mask simply bounds the
- * loop. Threads split the (row, head) pairs. */
+ * one; a caption is tens of tokens), the keys are read in place with their row stride, and the causal mask
+ * simply bounds the loop. Threads split the (row, head) pairs, or in the backward the (sequence, head) pairs. */
 #include "math/fast_exp.h"
 #include "math/nn.h"
 
 #include <math.h>
 #include <omp.h>
 
-/* Below this many multiply-adds per call the work stays on one thread (see FRZ_NN_PAR_MIN). */
-#define ATTENTION_PAR_MIN 65536
+/* Below this many multiply-adds per call the work stays on one thread (see FRZ_NN_PAR_MIN). A decode step of
+ * GPT-2 small splits its 12 heads across threads once about 20 positions are cached. */
+#define ATTENTION_PAR_MIN 16384
+
+/* One query row of one head over n_keys keys: att (n_keys) receives softmax(q . k_j * scale) and o (hs) the
+ * probability-weighted sum of the values. k and v rows are ldkv floats apart. */
+static void attend_row(float *att, float *o, const float *qt, const float *k, const float *v, size_t ldkv,
+                       size_t n_keys, int hs, float scale)
+{
+    /* scores = q . k * scale, and their max for a stable softmax */
+    float mx = -INFINITY;
+    for (size_t j = 0; j < n_keys; j++) {
+        const float *kj = k + j * ldkv;
+        float dot = 0.0f;
+        #pragma omp simd reduction(+ : dot)
+        for (int i = 0; i < hs; i++) dot += qt[i] * kj[i];
+        dot *= scale;
+        att[j] = dot;
+        if (dot > mx) mx = dot;
+    }
+    float sum = 0.0f;
+    #pragma omp simd reduction(+ : sum)
+    for (size_t j = 0; j < n_keys; j++) {
+        float e = frz_fast_expf(att[j] - mx);
+        att[j] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / sum;
+
+    /* out = softmax(scores) @ v */
+    for (int i = 0; i < hs; i++) o[i] = 0.0f;
+    for (size_t j = 0; j < n_keys; j++) {
+        const float *vj = v + j * ldkv;
+        const float p = att[j] * inv;
+        att[j] = p;
+        #pragma omp simd
+        for (int i = 0; i < hs; i++) o[i] += p * vj[i];
+    }
+}
 
 void frz_attention_forward(float *out, const float *q, size_t ldq, const float *k, const float *v, size_t ldkv,
                            size_t P, size_t T, int C, int NH, float scale, float *scratch, int nth)
@@ -22,39 +60,70 @@ void frz_attention_forward(float *out, const float *q, size_t ldq, const float *
     #pragma omp parallel for num_threads(nth) schedule(static, 1) if (work >= ATTENTION_PAR_MIN)
     for (size_t pair = 0; pair < n_pairs; pair++) {
         const size_t t = pair / (size_t)NH;
-        const int h = (int)(pair % (size_t)NH);
-        const size_t n_keys = P + t + 1; /* causal: keys up to and including this position */
-        float *att = scratch + (size_t)omp_get_thread_num() * (P + T); /* att (n_keys) */
-        const float *qt = q + t * ldq + (size_t)h * hs;
+        const size_t h = pair % (size_t)NH;
+        float *att = scratch + (size_t)omp_get_thread_num() * (P + T); /* att (P + t + 1) */
+        /* causal: keys up to and including this position */
+        attend_row(att, out + t * (size_t)C + h * hs, q + t * ldq + h * hs, k + h * hs, v + h * hs, ldkv, P + t + 1,
+                   hs, scale);
+    }
+}
 
-        /* scores = q . k * scale, and their max for a stable softmax */
-        float mx = -INFINITY;
-        for (size_t j = 0; j < n_keys; j++) {
-            const float *kj = k + j * ldkv + (size_t)h * hs;
-            float dot = 0.0f;
-            #pragma omp simd reduction(+ : dot)
-            for (int i = 0; i < hs; i++) dot += qt[i] * kj[i];
-            dot *= scale;
-            att[j] = dot;
-            if (dot > mx) mx = dot;
-        }
-        float sum = 0.0f;
-        #pragma omp simd reduction(+ : sum)
-        for (size_t j = 0; j < n_keys; j++) {
-            float e = frz_fast_expf(att[j] - mx);
-            att[j] = e;
-            sum += e;
-        }
-        const float inv = 1.0f / sum;
+void frz_attention_forward_train(float *out, float *att, const float *qkv, size_t B, size_t T, int C, int NH,
+                                 float scale, int nth)
+{
+    const int hs = C / NH;
+    const size_t C3 = 3 * (size_t)C, n = B * T * (size_t)NH;
+    #pragma omp parallel for num_threads(nth) schedule(static, 1) if (n * T * (size_t)hs >= ATTENTION_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        const size_t b = i / (T * NH), t = i / NH % T, h = i % NH;
+        const float *seq = qkv + b * T * C3; /* this sequence's rows */
+        float *a = att + ((b * NH + h) * T + t) * T;
+        attend_row(a, out + (b * T + t) * C + h * hs, seq + t * C3 + h * hs, seq + C + h * hs,
+                   seq + 2 * (size_t)C + h * hs, C3, t + 1, hs, scale);
+        for (size_t j = t + 1; j < T; j++) a[j] = 0.0f; /* masked: the stored matrix is fully defined */
+    }
+}
 
-        /* out = softmax(scores) @ v */
-        float *o = out + t * (size_t)C + (size_t)h * hs;
-        for (int i = 0; i < hs; i++) o[i] = 0.0f;
-        for (size_t j = 0; j < n_keys; j++) {
-            const float *vj = v + j * ldkv + (size_t)h * hs;
-            const float p = att[j] * inv;
-            #pragma omp simd
-            for (int i = 0; i < hs; i++) o[i] += p * vj[i];
+/* Per (sequence, head), with p = att row t, dout_t its output gradient, s = the scaled scores:
+ *   dp_j = dout_t . v_j,  dv_j += p_j dout_t,  ds_j = p_j (dp_j - sum_k p_k dp_k),
+ *   dq_t += scale sum_j ds_j k_j,  dk_j += scale ds_j q_t.
+ * The pairs write disjoint columns of dqkv, so threads split them without collisions. Loops, not sgemm: the
+ * blocks are T x head size with T a caption's length. */
+void frz_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, size_t B,
+                            size_t T, int C, int NH, float scale, float *scratch, int nth)
+{
+    const int hs = C / NH;
+    const size_t C3 = 3 * (size_t)C, n = B * (size_t)NH;
+    #pragma omp parallel for num_threads(nth) schedule(static, 1) if (n * T * T * (size_t)hs >= ATTENTION_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        const size_t b = i / NH, h = i % NH;
+        const size_t off = b * T * C3 + h * hs; /* this head's query columns in this sequence's first row */
+        const float *q = qkv + off, *k = qkv + off + C, *v = qkv + off + 2 * (size_t)C;
+        float *dq = dqkv + off, *dk = dqkv + off + C, *dv = dqkv + off + 2 * (size_t)C;
+        float *dp = scratch + i * T; /* dp (T) */
+        for (size_t t = 0; t < T; t++) {
+            const float *p = att + (i * T + t) * T;
+            const float *dot = dout + (b * T + t) * C + h * hs;
+            float pdp = 0.0f;
+            for (size_t j = 0; j <= t; j++) {
+                float d = 0.0f;
+                #pragma omp simd reduction(+ : d)
+                for (int c = 0; c < hs; c++) d += dot[c] * v[j * C3 + c];
+                dp[j] = d;
+                pdp += p[j] * d;
+                #pragma omp simd
+                for (int c = 0; c < hs; c++) dv[j * C3 + c] += p[j] * dot[c];
+            }
+            const float *qt = q + t * C3;
+            float *dqt = dq + t * C3;
+            for (size_t j = 0; j <= t; j++) {
+                const float ds = p[j] * (dp[j] - pdp) * scale;
+                #pragma omp simd
+                for (int c = 0; c < hs; c++) {
+                    dqt[c] += ds * k[j * C3 + c];
+                    dk[j * C3 + c] += ds * qt[c];
+                }
+            }
         }
     }
 }

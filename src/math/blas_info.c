@@ -2,12 +2,12 @@
 #include "core/core.h"
 #include "math/blas.h"
 
-#include <stdatomic.h>
 #include <string.h>
 
 /* Provided by OpenBLAS (declared in its cblas.h on Debian, but not in every cblas.h). */
 extern char *openblas_get_corename(void);
 extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_num_threads(void);
 
 const char *frz_blas_corename(void)
 {
@@ -41,10 +41,10 @@ const char *frz_blas_advice(void)
     return NULL;
 }
 
-static atomic_int blas_threads;
-
+/* Compared with OpenBLAS's own current value, not a cached one: the host may change it between our calls, and the
+ * products run inside OpenMP regions that need it at 1 (math/matmul.c). */
 void frz_blas_set_threads(int n_threads)
 {
     if (n_threads < 1) n_threads = 1;
-    if (atomic_exchange(&blas_threads, n_threads) != n_threads) openblas_set_num_threads(n_threads);
+    if (openblas_get_num_threads() != n_threads) openblas_set_num_threads(n_threads);
 }

@@ -20,12 +20,24 @@
 void frz_embedding_forward(float *out, const int32_t *tokens, const float *embd, const float *wte,
                            const float *wpe, size_t pos0, size_t T, int C);
 
+/* Backward of frz_embedding_forward over the same T positions: d_embd (T,C) += dout at EVERY position (the
+ * gradient w.r.t. the row that entered, a token's or a given vector); dwte (V,C) += dout at the rows of the
+ * token positions; dwpe (maxT,C) += dout at rows pos0 .. pos0+T-1. Each of d_embd, dwte, dwpe may be NULL.
+ * dout (T,C), tokens (T) or NULL */
+void frz_embedding_backward(float *d_embd, float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
+                            size_t pos0, size_t T, int C);
+
 /* ---- layernorm.c ---------------------------------------------------------------------------------------- */
 
 /* out = (inp - mean) * rstd * weight + bias over each row. mean and rstd receive the per-row statistics the
  * backward pass needs; either may be NULL. out (N,C), mean (N), rstd (N), inp (N,C), weight (C), bias (C) */
 void frz_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                            const float *bias, size_t N, int C, float eps, int nth);
+
+/* Backward of frz_layernorm_forward given its row statistics: dinp (N,C) += dL/dinp; dweight (C) and
+ * dbias (C) += their gradients (either may be NULL). dout (N,C), inp (N,C), weight (C), mean (N), rstd (N) */
+void frz_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                            const float *weight, const float *mean, const float *rstd, size_t N, int C, int nth);
 
 /* ---- activation.c --------------------------------------------------------------------------------------- */
 
@@ -38,8 +50,16 @@ typedef enum frz_activation {
 /* out = act(inp) elementwise; out may alias inp. out (n), inp (n) */
 void frz_gelu_tanh_forward(float *out, const float *inp, size_t n, int nth);
 void frz_gelu_erf_forward(float *out, const float *inp, size_t n, int nth);
-void frz_relu_forward(float *out, const float *inp, size_t n, int nth);
+void frz_relu_forward(float *out, const float *inp, size_t n, float scale, int nth);
+void frz_relu_backward(float *dinp, const float *dout, const float *x, size_t n, float scale, int nth);
 void frz_activation_forward(frz_activation act, float *out, const float *inp, size_t n, int nth);
+
+/* Backward: dinp += act'(inp) * dout, inp being the forward's input (argument order as frz_relu_backward's).
+ * dinp must not alias dout. dinp (n), dout (n), inp (n) */
+void frz_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n, int nth);
+void frz_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size_t n, int nth);
+void frz_activation_backward(frz_activation act, float *dinp, const float *dout, const float *inp, size_t n,
+                             int nth);
 
 /* ---- matmul.c (all products go through cblas_sgemm / cblas_sgemv) ---------------------------------------- */
 
@@ -53,6 +73,19 @@ void frz_matmul_forward(float *out, const float *inp, const float *weight, const
 void frz_matmul_wt_forward(float *out, const float *inp, const float *weight, const float *bias, size_t N,
                            int C, int OC, int nth);
 
+/* ---- matmul_backward.c (the backward products; kept apart from matmul.c while its forward is being tuned) */
+
+/* Backward of frz_matmul_forward: dinp (N,C) += dout @ weight^T, dweight (C,OC) += inp^T @ dout, dbias (OC) +=
+ * the column sums of dout. Any of dinp, dweight, dbias may be NULL (not computed).
+ * dout (N,OC), inp (N,C), weight (C,OC) */
+void frz_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                         const float *weight, size_t N, int C, int OC, int nth);
+
+/* Backward of frz_matmul_wt_forward: dinp (N,C) += dout @ weight, dweight (OC,C) += dout^T @ inp, dbias (OC) +=
+ * the column sums of dout; any may be NULL. dout (N,OC), inp (N,C), weight (OC,C) */
+void frz_matmul_wt_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                            const float *weight, size_t N, int C, int OC, int nth);
+
 /* ---- attention.c ---------------------------------------------------------------------------------------- */
 
 /* Causal multi-head attention of one sequence: T new positions after P cached ones. Query row t (position
@@ -63,6 +96,17 @@ void frz_matmul_wt_forward(float *out, const float *inp, const float *weight, co
  * scratch (nth * (P+T)) floats. scale: 1/sqrt(head size) for GPT-2, or 1. */
 void frz_attention_forward(float *out, const float *q, size_t ldq, const float *k, const float *v, size_t ldkv,
                            size_t P, size_t T, int C, int NH, float scale, float *scratch, int nth);
+
+/* Training form: B sequences of T positions each, no cache; keeps the attention probabilities for the backward.
+ * out (B,T,C), att (B,NH,T,T) row t of each head holds the probabilities over keys 0..t and zeros after,
+ * qkv (B,T,3C) the fused queries, keys and values */
+void frz_attention_forward_train(float *out, float *att, const float *qkv, size_t B, size_t T, int C, int NH,
+                                 float scale, int nth);
+
+/* Backward of frz_attention_forward_train: dqkv (B,T,3C) += dL/dqkv. dout (B,T,C), qkv (B,T,3C),
+ * att (B,NH,T,T) from the forward, scratch (B,NH,T) floats */
+void frz_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, size_t B,
+                            size_t T, int C, int NH, float scale, float *scratch, int nth);
 
 /* ---- residual.c ----------------------------------------------------------------------------------------- */
 
@@ -76,5 +120,17 @@ void frz_softmax_forward(float *x, size_t n);
 
 /* log(sum(exp(x))) in double precision, for log-probabilities that sum many tokens. x (n), n >= 1 */
 double frz_logsumexp(const float *x, size_t n);
+
+/* Cross-entropy of M rows of logits, each with its target id (0 <= targets[i] < V): lse[i] = log sum exp of
+ * row i, nll[i] = lse[i] - logits[i][targets[i]]. logits (M,V), targets (M), nll (M), lse (M) */
+void frz_crossentropy_forward(double *nll, double *lse, const float *logits, const int32_t *targets, size_t M,
+                              int V, int nth);
+
+/* Backward of the loss sum_i dnll * nll[i], IN PLACE: each row of logits becomes (softmax(row) -
+ * onehot(target)) * dnll. Unlike the other backward kernels it overwrites rather than accumulates: the logits
+ * are the largest activation of a training step (M x V) and are not needed again, so their gradient takes
+ * their place (as llm.c's fused classifier does). logits (M,V), lse (M) from the forward, targets (M) */
+void frz_crossentropy_backward(float *logits, const double *lse, const int32_t *targets, float dnll, size_t M,
+                               int V, int nth);
 
 #endif

@@ -26,3 +26,35 @@ double frz_logsumexp(const float *x, size_t n)
     for (size_t i = 0; i < n; i++) sum += exp((double)x[i] - (double)mx);
     return (double)mx + log(sum);
 }
+
+/* Rows of a vocabulary's width are many (50257 for GPT-2): exp is the vectorizable fast_expf, and the sum of a
+ * row is accumulated in double so that the log-likelihood does not lose digits over the row. */
+void frz_crossentropy_forward(double *nll, double *lse, const float *logits, const int32_t *targets, size_t M,
+                              int V, int nth)
+{
+    #pragma omp parallel for num_threads(nth) if (M * (size_t)V >= FRZ_NN_PAR_MIN)
+    for (size_t r = 0; r < M; r++) {
+        const float *x = logits + r * (size_t)V;
+        float mx = x[0];
+        #pragma omp simd reduction(max : mx)
+        for (int i = 1; i < V; i++) mx = x[i] > mx ? x[i] : mx;
+        double sum = 0.0;
+        #pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < V; i++) sum += (double)frz_fast_expf(x[i] - mx);
+        lse[r] = (double)mx + log(sum);
+        nll[r] = lse[r] - (double)x[targets[r]];
+    }
+}
+
+void frz_crossentropy_backward(float *logits, const double *lse, const int32_t *targets, float dnll, size_t M,
+                               int V, int nth)
+{
+    #pragma omp parallel for num_threads(nth) if (M * (size_t)V >= FRZ_NN_PAR_MIN)
+    for (size_t r = 0; r < M; r++) {
+        float *x = logits + r * (size_t)V;
+        const float l = (float)lse[r];
+        #pragma omp simd
+        for (int i = 0; i < V; i++) x[i] = frz_fast_expf(x[i] - l) * dnll;
+        x[targets[r]] -= dnll;
+    }
+}

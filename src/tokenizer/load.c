@@ -65,34 +65,6 @@ static int is_special(const char *key, size_t klen)
     return klen >= 4 && memcmp(key, "<|", 2) == 0 && memcmp(key + klen - 2, "|>", 2) == 0;
 }
 
-frz_status frz_tok_read_file(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return frz_fail(FRZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return frz_fail(FRZ_ERR_IO, "%s: cannot determine the size: %s", path, strerror(errno));
-    }
-    *buf = frz_malloc((size_t)n + 1, path);
-    if (!*buf) {
-        fclose(f);
-        return FRZ_ERR_NOMEM;
-    }
-    size_t got = fread(*buf, 1, (size_t)n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != (size_t)n) {
-        free(*buf);
-        *buf = NULL;
-        return frz_fail(FRZ_ERR_IO, "%s: read error", path);
-    }
-    (*buf)[n] = 0;
-    *len = (size_t)n;
-    return FRZ_OK;
-}
-
 /* ---- the key index ---------------------------------------------------------------------------------- */
 
 uint64_t frz_vocab_hash(uint64_t h, const char *s, size_t n)
@@ -129,7 +101,7 @@ static frz_status load_vocab(frz_tokenizer *tok, const char *path, json_t **json
 {
     char *buf;
     size_t len;
-    frz_status st = frz_tok_read_file(path, &buf, &len);
+    frz_status st = frz_read_file(path, &buf, &len);
     if (st != FRZ_OK) return st;
     json_error_t jerr;
     json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -110,7 +110,7 @@ frz_status frz_merges_load(frz_merge_table *t, const char *path, const frz_vocab
 {
     char *buf = NULL;
     size_t len = 0;
-    frz_status st = frz_tok_read_file(path, &buf, &len);
+    frz_status st = frz_read_file(path, &buf, &len);
     if (st != FRZ_OK) return st;
     size_t lines = 1;
     for (const char *p = buf; (p = memchr(p, '\n', len - (size_t)(p - buf))) != NULL; p++) lines++;

@@ -10,6 +10,7 @@
 #define FRZ_TOK_INTERNAL_H
 
 #include "core/core.h"
+#include "core/file.h"
 #include "tokenizer/tokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -20,9 +21,6 @@
 #define FRZ_TOK_SHOW 80
 
 /* ---- load.c ----------------------------------------------------------------------------------------- */
-
-/* Reads a whole file into a new NUL-terminated buffer. */
-frz_status frz_tok_read_file(const char *path, char **buf, size_t *len);
 
 /* The vocabulary's keys -> ids while loading (the keys point into the parsed JSON). FNV-1a hashes, so that the
  * hash of left+right continues from the hash of left. */

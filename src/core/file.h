@@ -1,0 +1,16 @@
+/* file.h -- reading whole files: into memory (small text: JSON, merges) or mapped (weights, images).
+ * Errors are FRZ_ERR_IO naming the path and the system's reason. */
+#ifndef FRZ_FILE_H
+#define FRZ_FILE_H
+
+#include "core/core.h"
+
+/* Reads the regular file at path into a new NUL-terminated buffer (*len excludes the NUL). Free with free(). */
+frz_status frz_read_file(const char *path, char **buf, size_t *len);
+
+/* Maps the regular file at path read-only; the descriptor is closed once the mapping exists. An empty file
+ * gives *map = NULL and *len = 0. Unmap with frz_unmap_file. A mapped file must not be truncated while mapped. */
+frz_status frz_map_file(const char *path, const void **map, size_t *len);
+void frz_unmap_file(const void *map, size_t len);
+
+#endif

@@ -1,0 +1,229 @@
+/* conv2d.c -- 2-D convolution lowered to sgemm (see layers.h).
+ *
+ * Images go in groups of G: im2col unfolds the group into col (C k k, G OH OW), image j in columns
+ * [j OH OW, (j+1) OH OW), and
+ *     out (OC, G OH OW)  = w (OC, C k k) @ col                forward, then scattered to NCHW
+ *     dw += dout_g @ col^T                                   (sgemm beta = 1, accumulating over groups)
+ *     dcol = w^T @ dout_g, then col2im adds dcol into dinp   backward (dout_g: dout gathered like col)
+ * Grouping keeps the products wide where the maps are small (7x7 at the end of nf_resnet50 at 224, 2x2 at
+ * 64 px); at OH OW >= GROUP_COLS an image is a group of one, multiplied in place without copies, and a 1x1,
+ * stride-1, unpadded conv then needs no unfolding at all: the image itself is col.
+ *
+ * Threads: the n_threads OpenMP threads split each group's work and every thread runs single-threaded sgemm
+ * calls on its share (the caller sets OpenBLAS to one thread). Only one thread pool is ever busy: OpenMP
+ * threads spinning after a region while OpenBLAS's own threads compute were measured to slow a training step
+ * up to 8x on two cores. The forward splits the output channels (after the threads unfold their share of col);
+ * the backward splits the rows of col (whole input channels where dinp is wanted), so each thread unfolds,
+ * multiplies and folds back only its own rows: dw's columns and dinp's channels are disjoint between threads. */
+#include "core/core.h"
+#include "vision/layers.h"
+#include "math/blas.h"
+
+#include <omp.h>
+#include <string.h>
+
+#define GROUP_COLS 1024             /* columns per product worth grouping images for */
+#define SCRATCH_BUDGET (1u << 23)   /* floats of col a group may use (32 MiB), unless one image needs more */
+
+int frz_conv_shape_init(frz_conv_shape *s, int B, int C, int H, int W, int OC, int k, int stride, int pad)
+{
+    s->B = B; s->C = C; s->H = H; s->W = W;
+    s->OC = OC; s->k = k; s->stride = stride; s->pad = pad;
+    s->OH = (H + 2 * pad - k) / stride + 1;
+    s->OW = (W + 2 * pad - k) / stride + 1;
+    return B > 0 && C > 0 && OC > 0 && k > 0 && stride > 0 && H + 2 * pad >= k && W + 2 * pad >= k;
+}
+
+static int is_direct(const frz_conv_shape *s)
+{
+    return s->k == 1 && s->stride == 1 && s->pad == 0;
+}
+
+/* Images per group. */
+static int group_size(const frz_conv_shape *s)
+{
+    const size_t ohw = (size_t)s->OH * s->OW, ckk = (size_t)s->C * s->k * s->k;
+    if (ohw >= GROUP_COLS) return 1;
+    size_t g = (GROUP_COLS + ohw - 1) / ohw, fit = SCRATCH_BUDGET / (ckk * ohw);
+    if (g > fit) g = fit;
+    if (g > (size_t)s->B) g = (size_t)s->B;
+    return g < 1 ? 1 : (int)g;
+}
+
+/* col (C k k, G OH OW) and, for G > 1, the gathered output (OC, G OH OW). */
+size_t frz_conv_scratch_size(const frz_conv_shape *s)
+{
+    const size_t G = (size_t)group_size(s), ohw = (size_t)s->OH * s->OW;
+    if (G == 1) return is_direct(s) ? 0 : (size_t)s->C * s->k * s->k * ohw;
+    return ((size_t)s->C * s->k * s->k + (size_t)s->OC) * G * ohw;
+}
+
+/* This thread's share [*lo, *hi) of n items. */
+static void my_share(int n, int *lo, int *hi)
+{
+    int t = omp_get_thread_num(), T = omp_get_num_threads();
+    *lo = (int)((long long)n * t / T);
+    *hi = (int)((long long)n * (t + 1) / T);
+}
+
+/* The output columns [*lo, *hi) whose input column ow stride - pad + kj lies inside the image (for kernel column
+ * kj); the rest read zero padding. */
+static void valid_cols(const frz_conv_shape *s, int kj, int *lo, int *hi)
+{
+    int first = s->pad - kj, last = s->W - 1 + s->pad - kj;  /* ow stride must lie in [first, last] */
+    *lo = first > 0 ? (first + s->stride - 1) / s->stride : 0;
+    *hi = last < 0 ? 0 : FRZ_MIN(s->OW, last / s->stride + 1);
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* Rows [r0, r1) of one image's unfolding into col (rows ld floats apart): row (c, ki, kj) holds
+ * inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. */
+static void im2col_rows(float *col, size_t ld, const float *inp /* (C,H,W) */, const frz_conv_shape *s, int r0,
+                        int r1)
+{
+    const int k = s->k, st = s->stride;
+    for (int row = r0; row < r1; row++) {
+        int c = row / (k * k), ki = row / k % k, kj = row % k, lo, hi;
+        const float *plane = inp + (size_t)c * s->H * s->W;
+        float *dst = col + (size_t)row * ld;
+        if (is_direct(s)) {
+            memcpy(dst, plane, (size_t)s->H * s->W * sizeof *dst);
+            continue;
+        }
+        valid_cols(s, kj, &lo, &hi);
+        for (int oh = 0; oh < s->OH; oh++) {
+            int ih = oh * st - s->pad + ki;
+            float *d = dst + (size_t)oh * s->OW;
+            if (ih < 0 || ih >= s->H) {
+                memset(d, 0, (size_t)s->OW * sizeof *d);
+                continue;
+            }
+            memset(d, 0, (size_t)lo * sizeof *d);
+            if (hi > lo) {
+                const float *src = plane + (size_t)ih * s->W + (lo * st - s->pad + kj);
+                if (st == 1) memcpy(d + lo, src, (size_t)(hi - lo) * sizeof *d);
+                else
+                    for (int ow = lo; ow < hi; ow++) d[ow] = src[(ow - lo) * st];
+            }
+            memset(d + hi, 0, (size_t)(s->OW - hi) * sizeof *d);
+        }
+    }
+}
+
+/* The adjoint of im2col_rows for channels [c0, c1): dinp += folded dcol (rows ld floats apart). */
+static void col2im_add(float *dinp /* (C,H,W) */, const float *dcol, size_t ld, const frz_conv_shape *s, int c0,
+                       int c1)
+{
+    const int k = s->k, st = s->stride;
+    for (int c = c0; c < c1; c++) {
+        float *plane = dinp + (size_t)c * s->H * s->W;
+        for (int kk = 0; kk < k * k; kk++) {
+            int ki = kk / k, kj = kk % k, lo, hi;
+            const float *src = dcol + ((size_t)c * k * k + kk) * ld;
+            valid_cols(s, kj, &lo, &hi);
+            for (int oh = 0; oh < s->OH && hi > lo; oh++) {
+                int ih = oh * st - s->pad + ki;
+                if (ih < 0 || ih >= s->H) continue;
+                float *d = plane + (size_t)ih * s->W + (lo * st - s->pad + kj);
+                const float *g = src + (size_t)oh * s->OW;
+                for (int ow = lo; ow < hi; ow++) d[(ow - lo) * st] += g[ow];
+            }
+        }
+    }
+}
+
+void frz_conv_forward(const frz_conv_shape *s, float *out, const float *inp, const float *w, const float *bias,
+                      float *scratch, int n_threads)
+{
+    const int OHW = s->OH * s->OW, KK = s->k * s->k, CKK = s->C * KK, G = group_size(s);
+    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * OHW;
+    for (int b0 = 0; b0 < s->B; b0 += G) {
+        const int g = FRZ_MIN(G, s->B - b0), N = g * OHW;
+        const float *x = inp + b0 * in_img;
+        float *y = out + b0 * out_img;
+        /* A lone image multiplies in place: col is the image itself for a direct conv, y is the output. */
+        const float *cols = (g == 1 && is_direct(s)) ? x : scratch;
+        float *prod = g == 1 ? y : scratch + (size_t)CKK * N;
+#pragma omp parallel num_threads(n_threads)
+        {
+            int lo, hi;
+            if (cols == scratch) {
+                my_share(s->C, &lo, &hi);
+                for (int j = 0; j < g; j++)
+                    im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, lo * KK, hi * KK);
+            }
+            my_share(s->OC, &lo, &hi);
+            if (g == 1)  /* the bias goes in first, so the product adds onto it (beta = 1) */
+                for (int o = lo; o < hi; o++)
+                    for (int p = 0; p < OHW; p++) y[(size_t)o * OHW + p] = bias[o];
+#pragma omp barrier
+            if (hi > lo)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, N, CKK, 1.0f, w + (size_t)lo * CKK,
+                            CKK, cols, N, g == 1 ? 1.0f : 0.0f, prod + (size_t)lo * N, N);
+            if (g > 1)  /* scatter this thread's rows to NCHW, adding the bias */
+                for (int j = 0; j < g; j++)
+                    for (int o = lo; o < hi; o++) {
+                        const float *src = prod + (size_t)o * N + (size_t)j * OHW;
+                        float *dst = y + j * out_img + (size_t)o * OHW;
+                        for (int p = 0; p < OHW; p++) dst[p] = src[p] + bias[o];
+                    }
+        }
+    }
+}
+
+void frz_conv_backward(const frz_conv_shape *s, float *dinp, float *dw, float *dbias, const float *dout,
+                       const float *inp, const float *w, float *scratch, int n_threads)
+{
+    const int OHW = s->OH * s->OW, KK = s->k * s->k, CKK = s->C * KK, G = group_size(s);
+    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * OHW;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int o = 0; o < s->OC; o++) {
+        double sum = 0.0;
+        for (int b = 0; b < s->B; b++) {
+            const float *gr = dout + b * out_img + (size_t)o * OHW;
+            for (int p = 0; p < OHW; p++) sum += gr[p];
+        }
+        dbias[o] += (float)sum;
+    }
+    /* Rows are shared out in whole channels when col2im must fold them back, else one by one. */
+    const int unit = dinp ? KK : 1;
+    for (int b0 = 0; b0 < s->B; b0 += G) {
+        const int g = FRZ_MIN(G, s->B - b0), N = g * OHW;
+        const float *x = inp + b0 * in_img;
+        float *dx = dinp ? dinp + b0 * in_img : NULL;
+        const int in_place = g == 1 && is_direct(s);  /* x is col, dx receives dcol directly */
+        const float *gd = g == 1 ? dout + b0 * out_img : scratch + (size_t)CKK * N;
+#pragma omp parallel num_threads(n_threads)
+        {
+            int lo, hi;
+            if (g > 1) {  /* gather the group's dout like col: (OC, g OHW) */
+                my_share(s->OC, &lo, &hi);
+                for (int j = 0; j < g; j++)
+                    for (int o = lo; o < hi; o++)
+                        memcpy(scratch + (size_t)CKK * N + (size_t)o * N + (size_t)j * OHW,
+                               dout + (b0 + j) * out_img + (size_t)o * OHW, (size_t)OHW * sizeof(float));
+#pragma omp barrier
+            }
+            my_share(CKK / unit, &lo, &hi);
+            const int r0 = lo * unit, r1 = hi * unit;
+            if (r1 > r0) {
+                const float *rows = in_place ? x : scratch;
+                if (!in_place)
+                    for (int j = 0; j < g; j++)
+                        im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, r0, r1);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->OC, r1 - r0, N, 1.0f, gd, N,
+                            rows + (size_t)r0 * N, N, 1.0f, dw + r0, CKK);
+                if (dx && in_place) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, N, s->OC, 1.0f, w + r0, CKK, gd, N,
+                                1.0f, dx + (size_t)r0 * N, N);
+                } else if (dx) {
+                    /* This thread's rows of col are free again: they receive dcol, then fold into dx. */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, N, s->OC, 1.0f, w + r0, CKK, gd, N,
+                                0.0f, scratch + (size_t)r0 * N, N);
+                    for (int j = 0; j < g; j++)
+                        col2im_add(dx + j * in_img, scratch + (size_t)j * OHW, (size_t)N, s, lo, hi);
+                }
+            }
+        }
+    }
+}
