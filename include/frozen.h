@@ -49,9 +49,10 @@
  *   (tokenize, detokenize, sessions). Free it only after every session created from it is freed.
  * - frz_session owns all per-run state (KV cache, activations, logits, RNG). One session is used by one thread
  *   at a time; create one session per thread. A session keeps a pointer to its model.
- * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike.
- *   OpenBLAS's own thread count is process-wide, so the session sets it before each product; sessions running
- *   concurrently in several threads should use the same value.
+ * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike: the
+ *   session's OpenMP threads split each product and call OpenBLAS single-threaded (OpenBLAS's own worker threads
+ *   and OpenMP's would spin against each other). The library therefore sets OpenBLAS's process-wide thread count
+ *   to 1; a host that uses OpenBLAS itself should set its own count before its own calls.
  * - frz_last_error() is thread-local; the log callback is process-wide and may be called from any thread.
  *
  * Performance note: OpenBLAS may mis-detect recent CPUs and run a generic kernel (5x slower). frz_blas_advice()
@@ -281,10 +282,215 @@ FRZ_API frz_status frz_score(frz_session *s, int32_t seq, const int32_t *cont, s
                              float *token_logprobs, double *total);
 
 
-/* (until issue 3's section is merged) */
+/* ======================================================================================================= */
+/* Issue 3: images, the vision encoder, the visual prefix, captioning and training.                        */
+/*                                                                                                           */
+/*     frz_vision *v; frz_vision_load("run/vision.safetensors", &v);       // NF-ResNet encoder              */
+/*     frz_projector *p; frz_projector_load("run/projector.safetensors", &p);                               */
+/*     frz_image *img; frz_image_load_file("cat.jpg", &img);                                                */
+/*     float prefix[2 * 768]; size_t need;                                                                  */
+/*     frz_image_prefix(v, p, img, 2, prefix, 2 * 768, &need);             // n_prefix x n_embd floats      */
+/*     int32_t toks[2] = { FRZ_TOKEN_EMBEDDING, FRZ_TOKEN_EMBEDDING };                                      */
+/*     frz_input in = { 0, 2, toks, prefix };  frz_session_eval(s, &in, 1, FRZ_LOGITS_NONE);                */
+/*     ... then text tokens, frz_generate, or simply frz_caption(s, 0, v, p, img, 20, text, cap, &len).    */
+/* ------------------------------------------------------------------------------------------------------- */
+
+/* ---- images: PNG and JPEG decoded to 8-bit RGB ---------------------------------------------------------- */
+
 typedef struct frz_image frz_image;
+
+/* Decodes a PNG or JPEG file; the format is told by its signature, never by the name. PNG: every colour type
+ * and bit depth, interlaced too; JPEG: baseline, progressive, grayscale, CMYK. Alpha is composited on black;
+ * 16-bit samples are rounded to 8 bits; EXIF orientation and colour profiles are ignored (as Pillow).
+ * FRZ_ERR_IO: the file cannot be read. FRZ_ERR_FORMAT: empty, corrupt or truncated data, or not an image (the
+ * message names the input and why). FRZ_ERR_UNSUPPORTED: GIF, BMP, WebP, TIFF, 12-bit or lossless JPEG, or an
+ * image over the limits (32768 pixels a side, 64 megapixels), refused from its header before pixel memory is
+ * allocated. *out is NULL on failure. An image is immutable: threads may share it. */
+FRZ_API frz_status frz_image_load_file(const char *path, frz_image **out);
+/* The same from len bytes in memory (not kept). name (may be NULL) names the input in messages. */
+FRZ_API frz_status frz_image_load_memory(const void *data, size_t len, const char *name, frz_image **out);
+/* Copies caller pixels: height rows of width * 3 bytes (R, G, B), row r at pixels + r * stride
+ * (stride >= 3 * width). The size limits apply. */
+FRZ_API frz_status frz_image_from_rgb8(const uint8_t *pixels, int32_t width, int32_t height, size_t stride,
+                                       frz_image **out);
+FRZ_API void frz_image_free(frz_image *img);
+/* 0 for NULL. */
+FRZ_API int32_t frz_image_width(const frz_image *img);
+FRZ_API int32_t frz_image_height(const frz_image *img);
+/* The pixels, (height, width, 3) bytes, rows tightly packed; NULL for NULL. Valid until frz_image_free. */
+FRZ_API const uint8_t *frz_image_pixels(const frz_image *img);
+
+/* ---- the vision encoder: NF-ResNet (Brock et al. 2021) as timm defines it ------------------------------------
+ * An image enters the encoder as the paper prepares it: zero-padded (black) to a centred square, resized to
+ * image_size x image_size with an antialiasing bilinear filter (Pillow's), then normalised per channel as
+ * (v / 255 - mean) / std with ImageNet's mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). The output
+ * is the pooled vector after the last stage (relu, global average pooling): 2048 floats for nf_resnet50 at
+ * width 1. An encoder is read-only once created or loaded: any number of threads may encode with one at once
+ * (each call has its own scratch). */
+
 typedef struct frz_vision frz_vision;
+
+/* A new encoder, initialised as timm initialises it (He-normal convs, skip-init gains 0), deterministic for
+ * seed. arch: "nf_resnet50" (depths 3,4,6,3: the paper's), "nf_resnet26" (2,2,2,2) or "tiny" (2,1,1,2, for
+ * tests and CPU experiments). width multiplies every channel count (> 0; 1 is timm's network). image_size:
+ * the side images are resized to (16..4096; the paper: 224). FRZ_ERR_INVALID_ARG for an unknown arch or a
+ * size out of range. */
+FRZ_API frz_status frz_vision_create(const char *arch, float width, int32_t image_size, uint64_t seed,
+                                     frz_vision **out);
+/* Reads a file written by frz_vision_save: timm's tensor names ("stem.conv.weight", "stages.0.0.conv1.gain",
+ * ...), the architecture and the image size in "__metadata__". Errors name the file and the tensor or key. */
+FRZ_API frz_status frz_vision_load(const char *path, frz_vision **out);
+/* Writes the encoder as F32 safetensors, atomically (a temporary file renamed over path). */
+FRZ_API frz_status frz_vision_save(const frz_vision *v, const char *path);
+FRZ_API void frz_vision_free(frz_vision *v);
+
+typedef enum frz_vision_prop {
+    FRZ_VISION_N_FEATURES = 0, /* F, floats of the pooled vector */
+    FRZ_VISION_IMAGE_SIZE = 1, /* the side images are resized to */
+    FRZ_VISION_N_PARAMS = 2
+} frz_vision_prop;
+
+/* A property; -1 for an unknown key or a NULL encoder. */
+FRZ_API int64_t frz_vision_get(const frz_vision *v, frz_vision_prop prop);
+
+/* Encodes one image into pooled (F floats), using n_threads threads (>= 1). Buffer protocol: *needed = F;
+ * FRZ_ERR_BUFFER_TOO_SMALL (nothing written) when cap < F. */
+FRZ_API frz_status frz_vision_encode(const frz_vision *v, const frz_image *img, int32_t n_threads, float *pooled,
+                                     size_t cap, size_t *needed);
+
+/* ---- the visual prefix: one linear layer, pooled vector (F) -> n_prefix embeddings of the LM's width D -------
+ * prefix = pooled @ weight^T + bias, weight (n_prefix * D, F) and bias (n_prefix * D) as nn.Linear keeps them;
+ * the output is n_prefix consecutive rows of D floats. Read-only once created or loaded (shareable). */
+
 typedef struct frz_projector frz_projector;
+
+/* A new projector, initialised as nn.Linear (uniform in +-1/sqrt(F)), deterministic for seed. Sizes 1..65536
+ * each (FRZ_ERR_INVALID_ARG otherwise). */
+FRZ_API frz_status frz_projector_create(int32_t n_features, int32_t n_prefix, int32_t n_embd, uint64_t seed,
+                                        frz_projector **out);
+/* Safetensors with tensors "projector.weight" and "projector.bias" and the sizes in "__metadata__". */
+FRZ_API frz_status frz_projector_load(const char *path, frz_projector **out);
+FRZ_API frz_status frz_projector_save(const frz_projector *p, const char *path);
+FRZ_API void frz_projector_free(frz_projector *p);
+
+typedef enum frz_projector_prop {
+    FRZ_PROJECTOR_N_FEATURES = 0, /* F, the input width (the encoder's FRZ_VISION_N_FEATURES) */
+    FRZ_PROJECTOR_N_PREFIX = 1,   /* n, embeddings per image (the paper: 2) */
+    FRZ_PROJECTOR_N_EMBD = 2,     /* D, the LM's FRZ_LM_N_EMBD */
+    FRZ_PROJECTOR_N_PARAMS = 3
+} frz_projector_prop;
+
+/* A property; -1 for an unknown key or a NULL projector. */
+FRZ_API int64_t frz_projector_get(const frz_projector *p, frz_projector_prop prop);
+
+/* embd (n_prefix * D floats) from pooled (F floats). Buffer protocol with *needed = n_prefix * D. */
+FRZ_API frz_status frz_projector_apply(const frz_projector *p, const float *pooled, float *embd, size_t cap,
+                                       size_t *needed);
+
+/* Encoder, then projector: the image's n_prefix embeddings, ready to enter frz_session_eval as
+ * FRZ_TOKEN_EMBEDDING positions. FRZ_ERR_SHAPE if the projector's F is not the encoder's. Buffer protocol with
+ * *needed = n_prefix * D. Thread-safe for shared encoder and projector. */
+FRZ_API frz_status frz_image_prefix(const frz_vision *v, const frz_projector *p, const frz_image *img,
+                                    int32_t n_threads, float *embd, size_t cap, size_t *needed);
+
+/* Greedy caption of an image: clears sequence slot seq of the session, feeds the image's prefix, generates up
+ * to max_tokens tokens until <|endoftext|>, and writes the text (NUL-terminated, without the end token) to
+ * text. *n_bytes receives its length without the NUL; cap must be at least *n_bytes + 1, else
+ * FRZ_ERR_BUFFER_TOO_SMALL (nothing written; the sequence keeps the prefix and the caption). Uses the session's
+ * FRZ_OPT_THREADS and its abort callback. FRZ_ERR_SHAPE when the projector's D is not the LM's width or its F
+ * is not the encoder's. */
+FRZ_API frz_status frz_caption(frz_session *s, int32_t seq, const frz_vision *v, const frz_projector *p,
+                               const frz_image *img, int32_t max_tokens, char *text, size_t cap, size_t *n_bytes);
+
+/* ---- training: the encoder and the projector learn captioning through the frozen LM ---------------------------
+ * Each example becomes the sequence [prefix (n_prefix embeddings)][caption tokens] whose targets are the
+ * caption tokens and a final <|endoftext|>; the loss is their mean cross-entropy. Gradients flow through the
+ * LM (never written) into the projector and the encoder, which Adam updates. Data: a TSV file (one example per
+ * line: image path TAB caption; relative paths are relative to the file's folder) or a COCO captions JSON
+ * (images[].id/file_name, annotations[].image_id/caption). A file whose first non-blank byte is '{' is COCO.
+ *
+ * The run folder receives:
+ *   vision.safetensors, projector.safetensors   the model `frozen caption` loads: the best by validation
+ *                                               perplexity when validation runs, else the latest
+ *   checkpoint.safetensors   everything needed to resume: encoder, projector, Adam moments, step, epoch, best
+ *                            validation perplexity, patience, skipped images (written atomically)
+ *   metrics.csv              step,epoch,loss,val_ppl,images_per_s,lr (val_ppl empty when not measured)
+ *   loss.png                 the training loss per step (line) and validation loss ln(ppl) (dots)
+ * Same data, parameters, seed and n_threads give the same losses; a resumed run gives the losses the
+ * uninterrupted run would have given. An image that fails to decode is skipped (its slot left out of the
+ * loss), counted and logged as a warning; it never stops the run.
+ * A frz_train is used by one thread; the LM is only read, so other threads may use it meanwhile. */
+
+typedef struct frz_train frz_train;
+
+typedef struct frz_train_progress {
+    size_t struct_size;       /* filled in by the library: the size it wrote */
+    int64_t step;             /* optimisation steps done (1 after the first) */
+    int64_t total_steps;      /* the planned number of steps */
+    int64_t steps_per_epoch;
+    int32_t epoch;            /* 0-based epoch of the latest step */
+    float loss;               /* that step's mean cross-entropy (nats per token) */
+    float lr;                 /* learning rate used */
+    double images_per_s;      /* over that step, loading wait included */
+    double val_ppl;           /* validation perplexity measured after that step; 0 if none was */
+    double best_val_ppl;      /* best so far; 0 before the first validation */
+    int64_t skipped_images;   /* images that failed to decode so far (resumed runs count earlier ones) */
+    int64_t n_train, n_val;   /* examples in the training and validation splits */
+    double elapsed_s;         /* seconds frz_train_run has been running */
+} frz_train_progress;
+
+/* Called on the thread running frz_train_run after every step (after its validation, if any). */
+typedef void (*frz_train_progress_fn)(const frz_train_progress *progress, void *user_data);
+
+typedef struct frz_train_params {
+    size_t struct_size;          /* set by frz_train_params_init */
+    const char *vision_arch;     /* "nf_resnet50" (default), "nf_resnet26", "tiny" */
+    float vision_width;          /* channel width factor; default 1 */
+    int32_t image_size;          /* default 224 */
+    int32_t prefix_tokens;       /* n; default 2 */
+    int32_t batch_size;          /* examples per optimisation step; default 128 (the paper's) */
+    int32_t micro_batch;         /* examples per forward/backward pass, dividing batch_size: the gradients of
+                                  * the parts are summed, weighted by their targets, into the batch's gradient,
+                                  * so memory follows micro_batch and the result batch_size. 0 (default): all */
+    float lr;                    /* Adam learning rate (constant); default 3e-4 */
+    float beta1, beta2;          /* default 0.9, 0.95 */
+    float adam_eps;              /* default 1e-8 */
+    float weight_decay;          /* decoupled (AdamW), on every parameter; default 0 */
+    float grad_clip;             /* clip the global gradient norm to this; 0 (default): off */
+    int32_t epochs;              /* default 1 */
+    int64_t max_steps;           /* > 0: stop after this many steps, epochs notwithstanding; default 0 */
+    float val_fraction;          /* share of the images held out for validation, 0..0.5; default 0.01 */
+    int32_t val_every;           /* steps between validations; 0 (default): once per epoch. Also at the end */
+    int32_t patience;            /* stop after this many validations without a new best; 0: never. Default 3 */
+    int32_t max_caption_tokens;  /* captions are cut to this many tokens (before the end token); default 32 */
+    int32_t checkpoint_every;    /* steps between checkpoints; 0 (default): after each validation. Also at the
+                                  * end and when the abort callback stops the run */
+    int blind;                   /* 1: every image is black (the paper's blind baseline); default 0 */
+    int resume;                  /* 1: continue from the run folder's checkpoint; default 0 */
+    uint64_t seed;               /* initialisation, split and shuffles; default 0 */
+    int32_t n_threads;           /* default 1 */
+    const char *image_dir;       /* COCO: the images' folder; NULL (default): the JSON file's folder */
+    frz_train_progress_fn progress;
+    void *progress_data;
+    frz_abort_fn abort;          /* polled between steps and between validation batches */
+    void *abort_data;
+} frz_train_params;
+
+FRZ_API void frz_train_params_init(frz_train_params *p);
+
+/* Reads the data, splits it, and creates the encoder and projector (or, with resume, reads them and the
+ * optimiser state from out_dir/checkpoint.safetensors, whose settings must match). out_dir is created if
+ * missing; without resume it must not already hold a checkpoint (FRZ_ERR_INVALID_ARG). The LM must outlive
+ * the handle. Data errors name the file and the line (TSV) or the JSON field. */
+FRZ_API frz_status frz_train_create(const frz_lm *lm, const char *data_path, const char *out_dir,
+                                    const frz_train_params *params, frz_train **out);
+/* Trains until the epochs or max_steps are done or early stopping ends it: FRZ_OK. When the abort callback
+ * asks, it writes a checkpoint of the last completed step and returns FRZ_ERR_CANCELLED; a failed write of any
+ * file leaves the previous version in place. */
+FRZ_API frz_status frz_train_run(frz_train *t);
+/* The latest progress. out->struct_size must be set by the caller (sizeof its struct). */
+FRZ_API frz_status frz_train_get_progress(const frz_train *t, frz_train_progress *out);
+FRZ_API void frz_train_free(frz_train *t);
 
 /* ======================================================================================================= */
 /* Issue 4: prompts that interleave text, images and embedding vectors; running them; prompt caching.     */

@@ -13,6 +13,10 @@ static const char usage[] =
     "  generate    --lm DIR --prompt TEXT ...    continue a prompt (greedy or sampled)\n"
     "  score       --lm DIR --context TEXT --continuation TEXT\n"
     "                                            log-probability of a continuation, per token\n"
+    "  train       --lm DIR --data FILE --out RUNDIR ...\n"
+    "                                            train a vision encoder through the frozen LM (captioning)\n"
+    "  caption     --lm DIR --model RUNDIR IMAGE...\n"
+    "                                            greedy captions of images with a trained run\n"
     "  info                                      version, BLAS kernel, threads\n"
     "\n"
     "  frozen COMMAND --help    options of a command\n"
@@ -27,7 +31,8 @@ static const struct {
     command_fn run;
 } commands[] = {
     {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"generate", cmd_generate},
-    {"score", cmd_score},       {"info", cmd_info},
+    {"score", cmd_score},       {"info", cmd_info},         {"train", cmd_train},
+    {"caption", cmd_caption},
 };
 
 int main(int argc, char **argv)

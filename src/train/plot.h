@@ -1,0 +1,36 @@
+/* plot.h -- the loss curve of a training run as a PNG (libpng), and the PNG writer behind it.
+ *
+ * The picture: white background, light grey grid lines at "nice" tick values (1, 2 or 5 times a power of ten)
+ * with tick marks on the axes, the training loss per step as a blue line, and validation losses (ln of the
+ * validation perplexity) as red dots, on shared axes: x = step, y = loss in nats per token. There is no text;
+ * the numbers are in metrics.csv. */
+#ifndef FRZ_TRAIN_PLOT_H
+#define FRZ_TRAIN_PLOT_H
+
+#include "core/core.h"
+
+#include <stdint.h>
+
+/* Writes 8-bit RGB pixels (h, w, 3) as a PNG, atomically: "<path>.tmp.<pid>" renamed over path.
+ * FRZ_ERR_IO naming the path (libpng's message included), FRZ_ERR_INVALID_ARG for bad sizes. */
+frz_status frz_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h);
+
+typedef struct frz_plot_series {
+    const int64_t *x;  /* (n) steps, ascending */
+    const float *y;    /* (n) values; non-finite ones are left out */
+    size_t n;
+} frz_plot_series;
+
+#define FRZ_PLOT_W 800
+#define FRZ_PLOT_H 480
+
+/* Renders the picture into rgb (FRZ_PLOT_H, FRZ_PLOT_W, 3). Empty series give the empty axes. */
+void frz_plot_render(uint8_t *rgb, const frz_plot_series *loss, const frz_plot_series *val);
+
+/* Renders and writes it. */
+frz_status frz_plot_write(const char *path, const frz_plot_series *loss, const frz_plot_series *val);
+
+/* The tick spacing for a range: 1, 2 or 5 times a power of ten giving about `target` ticks (> 0). */
+double frz_plot_tick(double lo, double hi, int target);
+
+#endif
