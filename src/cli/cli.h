@@ -81,6 +81,10 @@ int cli_detokenize(const frz_lm *lm, const int32_t *ids, size_t n, char **text, 
 /* Tokenizes a prompt or context for evaluation: an empty text becomes the single <|endoftext|> token. */
 int cli_tokenize_prompt(const frz_lm *lm, const char *text, unsigned flags, int32_t **ids, size_t *n);
 
+/* Loads a `frozen train` run folder: dir/vision.safetensors and dir/projector.safetensors (ask.c). On failure
+ * prints the error and returns CLI_FAIL with both NULL. */
+int cli_load_run(const char *dir, frz_vision **v, frz_projector **p);
+
 /* Number of processors online (>= 1). */
 int cli_nproc(void);
 
@@ -96,5 +100,7 @@ int cmd_score(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif
