@@ -556,11 +556,19 @@ START_TEST(test_binding_shared_support_cached)
     frz_fewshot_binding b = {set, "shared", 0, -1};
     ok(frz_fewshot_run_binding(&pc, &b), "cached");
     ok(frz_fewshot_run_binding(&pp, &b), "uncached");
+    /* one batch of six: the support once; uncached, once per query */
     ck_assert_uint_eq(lc.last.chunks_evaluated, 1);
-    ck_assert_uint_eq(lc.last.chunks_reused, 5);
     ck_assert_uint_eq(lp.last.chunks_evaluated, 6);
     ck_assert_uint_eq(lp.last.chunks_reused, 0);
     ck_assert(same_file(cached, plain, "results.jsonl"));
+    /* batches of four and two: the second reuses the support the first left in the cache */
+    TEMP_DIR(small);
+    progress_log ls = {0};
+    frz_fewshot_params ps = params(small, &ls);
+    ps.batch = 4;
+    ok(frz_fewshot_run_binding(&ps, &b), "batches of 4");
+    ck_assert_uint_eq(ls.last.chunks_evaluated, 1);
+    ck_assert_uint_eq(ls.last.chunks_reused, 1);
     size_t n;
     json_t **lines = read_lines(cached, &n);
     ck_assert_uint_eq(n, 6);

@@ -23,6 +23,7 @@
     "  --task NAME           the task's name in the report\n"                                                       \
     "  -n, --max-tokens N    tokens generated per answer before <|endoftext|> or a newline (1..1000, default 10)\n" \
     "  --no-cache            evaluate every prompt from scratch (same results, slower; for checking)\n"             \
+    "  --batch N             examples sharing a support are run together, N at most (1..1024, default 8)\n"       \
     "  --resume              continue the report in OUTDIR, skipping the examples it holds\n"                       \
     "  --overwrite           start OUTDIR's report afresh even if it holds results\n"                               \
     "  -t, --threads N       threads (1..4096, default: the processors online)\n"                                   \
@@ -36,16 +37,16 @@
 #define COMMON_OPTIONS                                                                                        \
     {"lm", 'm', 1}, {"model", 0, 1}, {"out", 0, 1}, {"blind", 0, 0}, {"with-blind", 0, 0}, {"limit", 0, 1},   \
         {"task", 0, 1}, {"max-tokens", 'n', 1}, {"no-cache", 0, 0}, {"resume", 0, 0}, {"overwrite", 0, 0},    \
-        {"threads", 't', 1}
+        {"threads", 't', 1}, {"batch", 0, 1}
 enum {
     OPT_LM, OPT_MODEL, OPT_OUT, OPT_BLIND, OPT_WITH_BLIND, OPT_LIMIT, OPT_TASK, OPT_MAX_TOKENS, OPT_NO_CACHE,
-    OPT_RESUME, OPT_OVERWRITE, OPT_THREADS, N_COMMON
+    OPT_RESUME, OPT_OVERWRITE, OPT_THREADS, OPT_BATCH, N_COMMON
 };
 
 typedef struct common {
     const char *lm, *model, *out, *task;
     int blind, with_blind, no_cache, resume, overwrite;
-    long limit, max_tokens, threads;
+    long limit, max_tokens, threads, batch;
 } common;
 
 static int common_option(const cli_command *cmd, common *c, size_t index, const char *value)
@@ -63,6 +64,7 @@ static int common_option(const cli_command *cmd, common *c, size_t index, const 
     case OPT_RESUME: c->resume = 1; return CLI_OK;
     case OPT_OVERWRITE: c->overwrite = 1; return CLI_OK;
     case OPT_THREADS: return cli_parse_long(cmd, "--threads", value, 1, 4096, &c->threads);
+    case OPT_BATCH: return cli_parse_long(cmd, "--batch", value, 1, 1024, &c->batch);
     default: return CLI_OK;
     }
 }
@@ -156,6 +158,7 @@ static int run_task(const common *c, task_fn fn, const void *task)
         p.n_threads = (int)c->threads;
         p.max_tokens = (int)c->max_tokens;
         p.cache = !c->no_cache;
+        p.batch = (int)c->batch;
         p.settings = c->with_blind ? FRZ_FEWSHOT_SEEING | FRZ_FEWSHOT_BLIND : c->blind ? FRZ_FEWSHOT_BLIND
                                                                                          : FRZ_FEWSHOT_SEEING;
         p.limit = (size_t)c->limit;
@@ -290,6 +293,7 @@ static int cmd_eval_vqa(int argc, char **argv)
 {
     vqa_args a = {0};
     a.c.max_tokens = 10;
+    a.c.batch = 8;
     a.c.threads = cli_nproc();
     a.shots = "0,1,4";
     char **words = malloc(((size_t)argc + 1) * sizeof *words);
@@ -383,6 +387,7 @@ static int cmd_eval_binding(int argc, char **argv)
 {
     bind_args a = {0};
     a.c.max_tokens = 10;
+    a.c.batch = 8;
     a.c.threads = cli_nproc();
     a.induction = -1;
     a.repeats = -1;

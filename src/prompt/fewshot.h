@@ -6,9 +6,12 @@
  * settings: a VQA k-shot prompt splits after every shot count of the run's --shots list (shots 0,1,4: [shot 1]
  * [shots 2-4] [query]); a binding prompt is [task induction + support] [query]. Slot 0 keeps the support chunks
  * it holds; the next prompt reuses the longest run of identical leading chunks (same texts, same image files,
- * same blind setting), truncates the slot to it and evaluates only the rest. The query chunk is evaluated and
- * decoded after the support and then truncated away. An uncached run (cache = 0) evaluates every chunk of every
- * prompt in a cleared slot, in the same calls: its logits, generations and reports are identical, bit for bit.
+ * same blind setting), truncates the slot to it and evaluates only the rest, then forks it (frz_session_seq_copy)
+ * for the queries. An uncached run (cache = 0) evaluates every chunk of every prompt in the query's own cleared
+ * slot, in the same calls: its logits, generations and reports are identical, bit for bit.
+ * Batching. Consecutive examples with the same support (binding episodes sharing a support set; VQA questions
+ * with shared shots) form a batch of up to `batch`: their query chunks are one evaluation over several slots and
+ * greedy decoding steps them together, so the weights are read once per step for the whole batch.
  * Images are encoded once per file while they stay in a small memo (the last 256 files).
  *
  * Files written in out_dir: results.jsonl (one line per example), summary.json and summary.md (rows = settings,
@@ -46,10 +49,14 @@ typedef struct frz_fewshot_params {
     const char *out_dir;           /* created if missing */
     int resume;                    /* continue the report in out_dir (skip the examples it holds) */
     int summary_every;             /* rewrite the summaries every this many examples; default 10 */
+    int batch;                     /* consecutive examples with the same support are evaluated and decoded together,
+                                    * this many at most (1..1024; default 8). Results depend on it in the last bits
+                                    * only (BLAS rows in a bigger product), never on `cache` */
     frz_fewshot_progress_fn progress;
     void *progress_data;
-    frz_abort_fn abort;            /* polled between examples: the current one finishes, then the summaries are
-                                    * written ("complete": false) and the run returns FRZ_ERR_CANCELLED */
+    frz_abort_fn abort;            /* polled between examples: what is running finishes, examples queued but not
+                                    * started are left for a resumed run, the summaries are written ("complete":
+                                    * false) and the run returns FRZ_ERR_CANCELLED */
     void *abort_data;
 } frz_fewshot_params;
 

@@ -42,38 +42,40 @@ static void name_cell(const frz_fewshot_binding *b, const frz_bind_episode *ep, 
         snprintf(c->setting + n, sizeof c->setting - (size_t)n, ", repeats %d", repeats);
 }
 
-static frz_status one(fs_runner *r, const frz_fewshot_binding *b, const frz_bind_episode *ep, int blind, int ti,
-                      const bind_cell *c, frz_eval_prompt *segs)
+/* What the finish callback needs; tags are (setting, induction mode, episode). */
+typedef struct bind_ctx {
+    const frz_fewshot_binding *b;
+    const int *modes, *blinds;
+    size_t n_modes, n_ep;
+} bind_ctx;
+
+static void cell_of(const bind_ctx *c, size_t tag, const frz_bind_episode **ep, int *blind, int *ti, bind_cell *cell)
 {
-    char what[160];
-    snprintf(what, sizeof what, "%s episode %s (%s)", c->task, ep->id, c->setting);
-    frz_bind_prompt_settings bs;
-    frz_bind_prompt_settings_init(&bs);
-    bs.task_induction = ti;
-    bs.repeats = b->repeats;
-    frz_status st = frz_bind_build_prompt(ep, &bs, segs);
-    if (st) return frz_fail_prefix(st, "%s: ", what);
-    /* [induction + support] [query image + question]; the builder ends with those two segments */
-    const size_t ends[2] = {segs->n - 2, segs->n};
-    char *gen = NULL;
-    st = fs_runner_generate(r, segs, ends, 2, blind, what, &gen);
+    const size_t e = tag % c->n_ep, mi = tag / c->n_ep % c->n_modes, si = tag / c->n_ep / c->n_modes;
+    *ep = &c->b->set->episodes[e];
+    *blind = c->blinds[si];
+    *ti = c->modes[mi] < 0 ? (*ep)->task_induction : c->modes[mi];
+    name_cell(c->b, *ep, *blind, *ti, c->b->repeats < 0 ? (*ep)->repeats : c->b->repeats, cell);
+}
+
+static frz_status finish(fs_runner *r, size_t tag, const frz_eval_prompt *segs, const char *gen, void *ctx)
+{
+    const frz_bind_episode *ep;
+    int blind, ti;
+    bind_cell c;
+    cell_of(ctx, tag, &ep, &blind, &ti, &c);
     double score = 0.0;
-    if (st == FRZ_OK) {
-        if (!answer_is_a_name(ep)) { /* Fast-VQA */
-            int match = 0;
-            st = frz_eval_normalized_match(gen, ep->answer, &match);
-            score = match;
-        } else {
-            score = frz_eval_binding_correct(gen, ep->answer);
-        }
+    if (!answer_is_a_name(ep)) { /* Fast-VQA */
+        int match = 0;
+        frz_status st = frz_eval_normalized_match(gen, ep->answer, &match);
+        if (st) return st;
+        score = match;
+    } else {
+        score = frz_eval_binding_correct(gen, ep->answer);
     }
-    if (st == FRZ_OK) {
-        const char *answers[1] = {ep->answer};
-        frz_eval_record rec = {c->task, c->setting, ep->inner_shots, ep->id, segs, gen, answers, 1, score, 1};
-        st = fs_runner_record(r, &rec);
-    }
-    free(gen);
-    return st;
+    const char *answers[1] = {ep->answer};
+    frz_eval_record rec = {c.task, c.setting, ep->inner_shots, ep->id, segs, gen, answers, 1, score, 1};
+    return fs_runner_record(r, &rec);
 }
 
 frz_status frz_fewshot_run_binding(const frz_fewshot_params *p, const frz_fewshot_binding *b)
@@ -93,22 +95,32 @@ frz_status frz_fewshot_run_binding(const frz_fewshot_params *p, const frz_fewsho
 
     fs_runner *r = NULL;
     frz_eval_prompt segs = {0};
-    frz_status st = fs_runner_open(p, n_ep * (size_t)n_modes * (size_t)n_settings, &r);
-    for (int si = 0; st == FRZ_OK && si < n_settings; si++) {
-        for (int mi = 0; st == FRZ_OK && mi < n_modes; mi++) {
-            for (size_t e = 0; st == FRZ_OK && e < n_ep; e++) {
-                const frz_bind_episode *ep = &b->set->episodes[e];
-                const int ti = modes[mi] < 0 ? ep->task_induction : modes[mi];
-                const int repeats = b->repeats < 0 ? ep->repeats : b->repeats;
-                bind_cell c;
-                name_cell(b, ep, blinds[si], ti, repeats, &c);
-                if (fs_runner_skip(r, c.task, c.setting, ep->inner_shots, ep->id)) continue;
-                st = one(r, b, ep, blinds[si], ti, &c, &segs);
-                if (st == FRZ_OK && fs_runner_should_stop(r))
-                    st = frz_fail(FRZ_ERR_CANCELLED, "evaluation stopped by the abort callback");
-            }
+    bind_ctx ctx = {b, modes, blinds, (size_t)n_modes, n_ep};
+    frz_status st = fs_runner_open(p, n_ep * (size_t)n_modes * (size_t)n_settings, finish, &ctx, &r);
+    frz_bind_prompt_settings bs;
+    frz_bind_prompt_settings_init(&bs);
+    bs.repeats = b->repeats;
+    for (size_t tag = 0; st == FRZ_OK && tag < n_ep * (size_t)n_modes * (size_t)n_settings; tag++) {
+        const frz_bind_episode *ep;
+        int blind, ti;
+        bind_cell c;
+        cell_of(&ctx, tag, &ep, &blind, &ti, &c);
+        if (fs_runner_skip(r, c.task, c.setting, ep->inner_shots, ep->id)) continue;
+        char what[192];
+        snprintf(what, sizeof what, "%s episode %s (%s)", c.task, ep->id, c.setting);
+        bs.task_induction = ti;
+        st = frz_bind_build_prompt(ep, &bs, &segs);
+        if (st) {
+            st = frz_fail_prefix(st, "%s: ", what);
+            break;
         }
+        /* [induction + support] [query image + question]: the builder ends with those two segments */
+        const size_t ends[2] = {segs.n - 2, segs.n};
+        st = fs_runner_submit(r, &segs, ends, 2, blind, what, tag);
+        if (st == FRZ_OK && fs_runner_should_stop(r))
+            st = frz_fail(FRZ_ERR_CANCELLED, "evaluation stopped by the abort callback");
     }
+    st = fs_runner_close(r, st);
     frz_eval_prompt_clear(&segs);
-    return fs_runner_close(r, st);
+    return st;
 }

@@ -25,37 +25,33 @@ static size_t chunk_ends(const int *shots, size_t n_shots, int k, size_t n_segs,
     return n;
 }
 
-/* One example: prompt, generation, accuracy, record. */
-static frz_status one(fs_runner *r, const frz_fewshot_vqa *v, const frz_vqa_set *support, size_t qi,
-                      const size_t *idx, const int *shots, size_t n_shots, int k, const char *setting, int blind,
-                      const char *id, frz_eval_prompt *segs, size_t *ends)
+/* What the finish callback needs to score and record an example; tags are (setting, question, shot count). */
+typedef struct vqa_ctx {
+    const frz_fewshot_vqa *v;
+    const int *shots;
+    size_t n_shots, n_q;
+    const char *const *names;
+} vqa_ctx;
+
+static frz_status finish(fs_runner *r, size_t tag, const frz_eval_prompt *segs, const char *gen, void *ctx)
 {
-    const frz_vqa_item *q = &v->queries->items[qi];
-    frz_vqa_prompt_settings ps;
-    frz_vqa_prompt_settings_init(&ps);
-    frz_status st = frz_vqa_build_prompt(v->queries, qi, support, idx, (size_t)k, &ps, segs);
-    char what[96];
-    snprintf(what, sizeof what, "%s question %s (%s, %d shots)", v->task, id, setting, k);
-    if (st) return frz_fail_prefix(st, "%s: ", what);
-    size_t n_chunks = chunk_ends(shots, n_shots, k, segs->n, ends);
-    char *gen = NULL, *answer = NULL;
-    st = fs_runner_generate(r, segs, ends, n_chunks, blind, what, &gen);
+    const vqa_ctx *c = ctx;
+    const size_t ki = tag % c->n_shots, qi = tag / c->n_shots % c->n_q, si = tag / c->n_shots / c->n_q;
+    const frz_vqa_item *q = &c->v->queries->items[qi];
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)q->question_id);
+    size_t n = frz_eval_answer_len(gen);
+    char *answer = frz_malloc(n + 1, "answer");
+    if (!answer) return FRZ_ERR_NOMEM;
+    memcpy(answer, gen, n);
+    answer[n] = '\0';
     double acc = 0.0;
-    if (st == FRZ_OK) {
-        size_t n = frz_eval_answer_len(gen);
-        answer = frz_malloc(n + 1, "answer");
-        if (!answer) st = FRZ_ERR_NOMEM;
-        else memcpy(answer, gen, n), answer[n] = '\0';
-    }
-    if (st == FRZ_OK) st = frz_vqa_accuracy(answer, (const char *const *)q->answers, q->n_answers, &acc);
-    if (st == FRZ_OK) {
-        frz_eval_record rec = {v->task, setting, k, id, segs, gen, (const char *const *)q->answers, q->n_answers,
-                               acc, 0};
-        st = fs_runner_record(r, &rec);
-    }
-    free(gen);
+    frz_status st = frz_vqa_accuracy(answer, (const char *const *)q->answers, q->n_answers, &acc);
     free(answer);
-    return st;
+    if (st) return st;
+    frz_eval_record rec = {c->v->task, c->names[si], c->shots[ki], id, segs, gen, (const char *const *)q->answers,
+                           q->n_answers, acc, 0};
+    return fs_runner_record(r, &rec);
 }
 
 frz_status frz_fewshot_run_vqa(const frz_fewshot_params *p, const frz_fewshot_vqa *v)
@@ -94,12 +90,15 @@ frz_status frz_fewshot_run_vqa(const frz_fewshot_params *p, const frz_fewshot_vq
     size_t *idx = frz_calloc((size_t)max_shot + 1, sizeof *idx, "shot indices");
     size_t *ends = frz_calloc(n_shots + 1, sizeof *ends, "chunk ends");
     frz_eval_prompt segs = {0};
-    frz_status st = idx && ends ? fs_runner_open(p, n_q * n_shots * n_settings, &r) : FRZ_ERR_NOMEM;
+    vqa_ctx ctx = {v, shots, n_shots, n_q, names};
+    frz_status st = idx && ends ? fs_runner_open(p, n_q * n_shots * n_settings, finish, &ctx, &r) : FRZ_ERR_NOMEM;
     if (st == FRZ_OK && max_shot > 0 && (v->flags & FRZ_FEWSHOT_SHARED_SHOTS)) {
         /* one support set for every query: drawn for a question id no real question has */
         frz_vqa_item none = {INT64_MIN, -1, NULL, NULL, 0, NULL, NULL, NULL};
         st = frz_vqa_sample_shots(support, &none, v->seed, (size_t)max_shot, 0, idx);
     }
+    frz_vqa_prompt_settings ps;
+    frz_vqa_prompt_settings_init(&ps);
     for (size_t si = 0; st == FRZ_OK && si < n_settings; si++) {
         for (size_t qi = 0; st == FRZ_OK && qi < n_q; qi++) {
             const frz_vqa_item *q = &v->queries->items[qi];
@@ -107,23 +106,30 @@ frz_status frz_fewshot_run_vqa(const frz_fewshot_params *p, const frz_fewshot_vq
             snprintf(id, sizeof id, "%lld", (long long)q->question_id);
             int drawn = (v->flags & FRZ_FEWSHOT_SHARED_SHOTS) != 0;
             for (size_t ki = 0; st == FRZ_OK && ki < n_shots; ki++) {
-                if (fs_runner_skip(r, v->task, names[si], shots[ki], id)) continue;
+                const int k = shots[ki];
+                if (fs_runner_skip(r, v->task, names[si], k, id)) continue;
+                char what[96];
+                snprintf(what, sizeof what, "%s question %s (%s, %d shots)", v->task, id, names[si], k);
                 if (!drawn && max_shot > 0) {
                     st = frz_vqa_sample_shots(support, q, v->seed, (size_t)max_shot, draw_flags, idx);
-                    if (st) st = frz_fail_prefix(st, "%s question %s: ", v->task, id);
                     drawn = 1;
                 }
-                if (st == FRZ_OK)
-                    st = one(r, v, support, qi, idx, shots, n_shots, shots[ki], names[si], blinds[si], id, &segs,
-                             ends);
+                if (st == FRZ_OK) st = frz_vqa_build_prompt(v->queries, qi, support, idx, (size_t)k, &ps, &segs);
+                if (st) {
+                    st = frz_fail_prefix(st, "%s: ", what);
+                    break;
+                }
+                size_t n_chunks = chunk_ends(shots, n_shots, k, segs.n, ends);
+                st = fs_runner_submit(r, &segs, ends, n_chunks, blinds[si], what, (si * n_q + qi) * n_shots + ki);
                 if (st == FRZ_OK && fs_runner_should_stop(r))
                     st = frz_fail(FRZ_ERR_CANCELLED, "evaluation stopped by the abort callback");
             }
         }
     }
+    st = fs_runner_close(r, st); /* runs what is queued: before the arrays its callback reads are freed */
     frz_eval_prompt_clear(&segs);
     free(idx);
     free(ends);
     free(shots);
-    return fs_runner_close(r, st);
+    return st;
 }
