@@ -19,15 +19,19 @@ static frz_status set_max_seqs(frz_session *s, int n)
 {
     frz_seq *seqs = frz_calloc((size_t)n, sizeof *seqs, "sequence slots");
     uint32_t *seen = frz_calloc((size_t)n, sizeof *seen, "sequence slot stamps");
-    if (!seqs || !seen) {
+    size_t *first_row = frz_calloc((size_t)n, sizeof *first_row, "batch row offsets");
+    if (!seqs || !seen || !first_row) {
         free(seqs);
         free(seen);
+        free(first_row);
         return FRZ_ERR_NOMEM;
     }
     free_seqs(s->seqs, s->max_seqs);
     free(s->seen);
+    free(s->first_row);
     s->seqs = seqs;
     s->seen = seen;
+    s->first_row = first_row;
     s->stamp = 0;
     s->max_seqs = n;
     s->n_logits = 0;
@@ -60,6 +64,7 @@ void frz_session_free(frz_session *s)
     if (!s) return;
     free_seqs(s->seqs, s->max_seqs);
     free(s->seen);
+    free(s->first_row);
     free(s->act_mem);
     free(s->logits);
     free(s->sample_buf);

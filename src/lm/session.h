@@ -55,6 +55,7 @@ struct frz_session {
     int max_seqs;
     frz_seq *seqs;        /* max_seqs */
     uint32_t *seen;       /* max_seqs stamps: each slot at most once per eval */
+    size_t *first_row;    /* max_seqs: where each input's rows begin in a batch */
     uint32_t stamp;
 
     float *act_mem;       /* one allocation behind acts */
