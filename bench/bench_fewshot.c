@@ -169,7 +169,7 @@ static void run_pair(bench_ctx *c, const char *name, int kind, size_t n_queries,
     for (int round = 0; round < rounds; round++)
         for (int cached = 0; cached < 2; cached++) {
             snprintf(dirs[cached], sizeof dirs[cached], OUT "/report-%s-%s", name, cached ? "cached" : "uncached");
-            for (char *p = dirs[cached]; *p; p++)
+            for (char *p = dirs[cached] + strlen(OUT "/"); *p; p++)
                 if (*p == ' ' || *p == '(' || *p == ')' || *p == '/') *p = '_';
             frz_fewshot_params p = c->p;
             p.cache = cached;
