@@ -9,7 +9,8 @@
  * Each line gives queries/s uncached and cached, by wall time and by process CPU time (all threads; steadier on
  * a machine other processes load), the speedups, and whether both runs wrote identical results (they must:
  * caching changes nothing but the time). Modes alternate for BENCH_ROUNDS rounds (default 2); the best is kept.
- * On a loaded machine run it with OMP_WAIT_POLICY=passive (spinning OpenMP threads then cost several-fold). Decoding is greedy to <|endoftext|>, a newline or
+ * On a loaded machine run it with OMP_WAIT_POLICY=passive (spinning OpenMP threads then cost several-fold).
+ * BENCH_BATCH sets the driver's batch (queries sharing a support decoded together; default 8). Decoding is greedy to <|endoftext|>, a newline or
  * MAX_TOKENS (default 4: a one-word answer and its end; a random model never ends on its own, so a larger cap
  * measures decoding, not prompts).
  *
@@ -249,6 +250,7 @@ int main(int argc, char **argv)
     c.p.proj = pj;
     c.p.n_threads = threads;
     c.p.max_tokens = max_tokens;
+    if (getenv("BENCH_BATCH")) c.p.batch = atoi(getenv("BENCH_BATCH")); /* default: the driver's, 8 */
     c.p.summary_every = 1000;
     c.p.progress = keep_last;
     if ((st = frz_bind_load(OUT "/episodes.jsonl", &c.eps))) die("episodes", st);
@@ -268,8 +270,8 @@ int main(int argc, char **argv)
         if ((st = frz_fewshot_run_binding(&w, &b))) die("warm-up", st);
     }
     printf("bench_fewshot: model %s (%lld parameters), vision %s x%.3g at 224, %d threads, answers up to %d tokens, "
-           "BLAS %s\n", model, (long long)frz_lm_get(lm, FRZ_LM_N_PARAMS), arch, (double)width, threads, max_tokens,
-           frz_blas_corename());
+           "batch %d, BLAS %s\n", model, (long long)frz_lm_get(lm, FRZ_LM_N_PARAMS), arch, (double)width, threads,
+           max_tokens, c.p.batch, frz_blas_corename());
     printf("%-36s %7s %9s %9s %9s %8s %8s %9s %9s\n", "", "", "wall q/s", "", "", "q/cpu-s", "", "", "");
     printf("%-36s %7s %9s %9s %9s %8s %8s %9s %9s\n", "task", "queries", "uncached", "cached", "speedup",
            "uncached", "cached", "speedup", "identical");
