@@ -583,6 +583,40 @@ START_TEST(test_binding_shared_support_cached)
 }
 END_TEST
 
+/* Allocation failures anywhere in a run: an error (never a crash), nothing leaked (ASan), the files left
+ * readable. Every allocation index up to 80, then a sample of the rest, up to the first run that succeeds. */
+START_TEST(test_alloc_failures)
+{
+    frz_bind_set *set = NULL;
+    ok(frz_bind_load(EVAL("episodes/episodes.jsonl"), &set), "episodes");
+    frz_fewshot_binding b = {set, NULL, -1, -1};
+    TEMP_DIR(out);
+    progress_log log = {0};
+    frz_fewshot_params p = params(out, &log);
+    frz_test_fail_alloc_at(0);
+    long before = frz_test_alloc_count();
+    ok(frz_fewshot_run_binding(&p, &b), "a run without failures");
+    const long total = frz_test_alloc_count() - before;
+    ck_assert_int_gt(total, 10);
+    int failures = 0;
+    for (long k = 1; k <= total; k += k < 80 ? 1 : 29) {
+        TEMP_DIR(dir);
+        progress_log l = {0};
+        frz_fewshot_params q = params(dir, &l);
+        frz_test_fail_alloc_at(k);
+        frz_status st = frz_fewshot_run_binding(&q, &b);
+        frz_test_fail_alloc_at(0);
+        if (st == FRZ_OK) continue; /* the failing allocation was one a retry or a cache absorbs */
+        ck_assert_msg(st == FRZ_ERR_NOMEM || st == FRZ_ERR_IO, "allocation %ld: %s: %s", k, frz_strerror(st),
+                      frz_last_error());
+        failures++;
+    }
+    if (getenv("FRZ_TEST_VERBOSE")) fprintf(stderr, "alloc failures: %d of the sampled runs failed, %ld allocations\n", failures, total);
+    ck_assert_int_gt(failures, 10);
+    frz_bind_free(set);
+}
+END_TEST
+
 /* ---- the command line ---------------------------------------------------------------------------------------- */
 
 static int have_cli(void)
@@ -704,6 +738,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_vqa_interrupt_resume);
     tcase_add_test(tc, test_binding_answers_checked);
     tcase_add_test(tc, test_binding_shared_support_cached);
+    tcase_add_test(tc, test_alloc_failures);
     tcase_add_test(tc, test_cli_eval_and_ask);
     suite_add_tcase(s, tc);
     return s;
