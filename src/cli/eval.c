@@ -128,7 +128,6 @@ static void on_progress(const frz_fewshot_progress *p, void *user_data)
         bar[WIDTH] = '\0';
         fprintf(stderr, "\r[%s] %zu/%zu  acc %5.1f%%  %.2f ex/s  ETA %2d:%02d  %s %s %d-shot\x1b[K", bar, p->done,
                 p->total, acc, rate, (int)(eta / 60), (int)eta % 60, p->task, p->setting, p->shots);
-        if (p->done == p->total) fputc('\n', stderr);
     } else if (p->done >= ps->next_line || p->done == p->total) {
         fprintf(stderr, "frozen eval: %zu/%zu examples, accuracy %.1f%% over %zu, %.2f examples/s, %s %s %d-shot\n",
                 p->done, p->total, acc, p->scored, rate, p->task, p->setting, p->shots);
@@ -176,7 +175,7 @@ static int run_task(const common *c, task_fn fn, const void *task)
         sigaction(SIGINT, &sa, NULL);
         frz_status st = fn(&p, task);
         signal(SIGINT, SIG_DFL);
-        if (ps.tty) fputc('\n', stderr);
+        if (ps.tty) fputc('\n', stderr); /* below the bar */
         if (st == FRZ_ERR_CANCELLED && interrupted) {
             fprintf(stderr, "frozen eval: interrupted; %s holds every finished example and the summaries "
                     "(continue with --resume)\n", c->out);
