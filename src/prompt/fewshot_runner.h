@@ -6,6 +6,8 @@
 
 #include "prompt/fewshot.h"
 
+#include <time.h>
+
 typedef struct fs_runner fs_runner;
 
 /* A queued example once its answer is generated: the task scores it and records it (fs_runner_record). tag is
@@ -42,5 +44,64 @@ frz_status fs_runner_record(fs_runner *r, const frz_eval_record *rec);
  * (examples not started are left for a resumed run) and the summaries say "complete": false. Frees everything.
  * Returns st, or the first error of the flush or the close. */
 frz_status fs_runner_close(fs_runner *r, frz_status st);
+
+/* ---- internals shared by fewshot_runner.c (files, report, progress, image memo) and fewshot_batch.c (chunks,
+ * batches, decoding) ---------------------------------------------------------------------------------------- */
+
+#define FS_MEMO_SIZE 256
+
+/* An image's prefix, kept while the file is among the last FS_MEMO_SIZE used. */
+typedef struct memo_entry {
+    char *path;
+    int blind;
+    float *embd; /* (n, D) */
+    size_t n;
+    uint64_t used;
+} memo_entry;
+
+/* A queued example. */
+typedef struct pending {
+    frz_eval_prompt segs;
+    size_t *ends;          /* (n_chunks) chunk ends */
+    size_t n_chunks;
+    char **keys;           /* (n_chunks - 1) support chunk keys */
+    int blind;
+    char what[192];
+    size_t tag;
+} pending;
+
+struct fs_runner {
+    frz_fewshot_params p;
+    fs_finish_fn finish;
+    void *finish_ctx;
+    frz_session *s;        /* slot 0: the cached support; slots 1..batch: the queries */
+    frz_prompt *chunk;     /* a support chunk being built */
+    frz_prompt *enc;       /* scratch prompt that encodes one image for the memo */
+    frz_prompt **query;    /* (batch) the queries' chunks */
+    memo_entry memo[FS_MEMO_SIZE];
+    uint64_t clock;
+    char **keys;           /* chunks held by slot 0 */
+    size_t *ends;          /* slot length after each */
+    size_t n_keys, cap_keys;
+    pending *queue;        /* (batch) */
+    size_t n_queue;
+    int32_t *out;          /* (batch, max_tokens) generated tokens */
+    size_t *n_out;         /* (batch) */
+    frz_input *inputs;     /* (batch) */
+    int32_t *next;         /* (batch) the token each slot takes next */
+    size_t *row_of;        /* (batch) logits row of each query in the latest eval, or (size_t)-1 when done */
+    int32_t eot;
+    size_t V;
+    frz_eval_report *report;
+    frz_fewshot_progress prog;
+    struct timespec t0;
+};
+
+/* The prefix rows of an image file (blind: of a black image, the file still read), from the memo or encoded. */
+frz_status fs_image_prefix(fs_runner *r, const char *path, int blind, const memo_entry **out);
+/* Forgets the chunks slot 0 holds past the first `keep`. */
+void fs_forget_chunks(fs_runner *r, size_t keep);
+/* Empties the queue, freeing its examples. */
+void fs_drop_queue(fs_runner *r);
 
 #endif
