@@ -8,7 +8,6 @@
 #include "prompt/markup.h"
 
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,22 +131,6 @@ int cli_load_run(const char *dir, frz_vision **v, frz_projector **p)
     return cli_lib_error(st);
 }
 
-/* ---- Ctrl-C: stop generating, keep what was generated ---------------------------------------------------- */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int abort_requested(void *user_data)
-{
-    (void)user_data;
-    return interrupted != 0;
-}
-
 /* ---- streaming ------------------------------------------------------------------------------------------- */
 
 typedef struct stream {
@@ -173,7 +156,7 @@ static size_t utf8_complete(const char *s, size_t n)
 static int on_token(int32_t token, void *user_data)
 {
     stream *st = user_data;
-    if (interrupted) return 1;
+    if (cli_interrupted()) return 1;
     if (st->failed) return 0;
     char buf[256 + sizeof st->pending];
     size_t n = 0;
@@ -239,7 +222,7 @@ static int run(const args *a, const frz_markup *m)
         rc = cli_lib_error(fs);
     if (rc == CLI_OK && !(out = malloc(((size_t)a->max_tokens + 1) * sizeof *out))) rc = cli_fail("out of memory");
     if (rc == CLI_OK) {
-        frz_session_set_abort(s, abort_requested, NULL);
+        frz_session_set_abort(s, cli_abort_requested, NULL);
         frz_generate_params gp;
         frz_generate_params_init(&gp);
         gp.max_tokens = (int32_t)a->max_tokens;
@@ -257,7 +240,7 @@ static int run(const args *a, const frz_markup *m)
             fs = frz_prompt_generate(s, 0, pr, &gp, a->newline ? FRZ_PROMPT_STOP_NEWLINE : 0, out,
                                      (size_t)a->max_tokens, &n_out);
         }
-        if (fs != FRZ_OK && !(fs == FRZ_ERR_CANCELLED && interrupted)) rc = cli_lib_error(fs);
+        if (fs != FRZ_OK && !(fs == FRZ_ERR_CANCELLED && cli_interrupted())) rc = cli_lib_error(fs);
     }
     if (rc == CLI_OK) {
         /* what streaming held back: the authoritative text, past what was printed */
@@ -268,7 +251,7 @@ static int run(const args *a, const frz_markup *m)
         free(text);
         if (rc == CLI_OK && isatty(STDOUT_FILENO)) putchar('\n');
     }
-    if (rc == CLI_OK && interrupted) rc = 130;
+    if (rc == CLI_OK && cli_interrupted()) rc = 130;
     free(out);
     frz_prompt_free(pr);
     frz_session_free(s);
@@ -318,11 +301,7 @@ int cmd_ask(int argc, char **argv)
         rc = cli_usage_error(&command, "the prompt has %zu image%s: --model RUNDIR is required",
                              frz_markup_n_images(&m), frz_markup_n_images(&m) == 1 ? "" : "s");
     if (rc == CLI_OK) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
+        cli_catch_sigint(0);
         rc = run(&a, &m);
     }
     frz_markup_free(&m);

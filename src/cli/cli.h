@@ -103,4 +103,12 @@ int cmd_caption(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
+/* Ctrl-C: the first SIGINT sets a flag that the library's abort callbacks poll (cli_abort_requested), so the
+ * running command finishes its current unit of work (a token, a step, an example) and stops cleanly. With
+ * second_kills, a second Ctrl-C ends the process at once (the default action). */
+void cli_catch_sigint(int second_kills);
+int cli_interrupted(void);
+/* An frz_abort_fn: non-zero once Ctrl-C was pressed. */
+int cli_abort_requested(void *user_data);
+
 #endif

@@ -92,21 +92,7 @@ static int common_check(const cli_command *cmd, const common *c)
     return CLI_OK;
 }
 
-/* ---- progress and Ctrl-C ------------------------------------------------------------------------------------ */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int abort_requested(void *user_data)
-{
-    (void)user_data;
-    return interrupted != 0;
-}
+/* ---- progress ------------------------------------------------------------------------------------------ */
 
 typedef struct progress_state {
     int tty;
@@ -165,18 +151,13 @@ static int run_task(const common *c, task_fn fn, const void *task)
         p.resume = c->resume;
         p.progress = on_progress;
         p.progress_data = &ps;
-        p.abort = abort_requested;
+        p.abort = cli_abort_requested;
 
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
+        cli_catch_sigint(1);
         frz_status st = fn(&p, task);
         signal(SIGINT, SIG_DFL);
         if (ps.tty) fputc('\n', stderr); /* below the bar */
-        if (st == FRZ_ERR_CANCELLED && interrupted) {
+        if (st == FRZ_ERR_CANCELLED && cli_interrupted()) {
             fprintf(stderr, "frozen eval: interrupted; %s holds every finished example and the summaries "
                     "(continue with --resume)\n", c->out);
             rc = 130;
