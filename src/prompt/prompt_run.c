@@ -35,13 +35,7 @@ frz_status frz_prompt_eval(frz_session *s, int32_t seq, const frz_prompt *pr, fr
 static frz_status copy_params(const frz_generate_params *user, frz_generate_params *p)
 {
     frz_generate_params_init(p);
-    if (!user) return FRZ_OK;
-    if (user->struct_size < sizeof user->struct_size)
-        return frz_fail(FRZ_ERR_INVALID_ARG, "frz_prompt_generate: params->struct_size is %zu; call "
-                        "frz_generate_params_init first", user->struct_size);
-    memcpy(p, user, FRZ_MIN(user->struct_size, sizeof *p));
-    p->struct_size = sizeof *p;
-    return FRZ_OK;
+    return frz_params_merge(p, sizeof *p, user, "frz_prompt_generate", "frz_generate_params_init");
 }
 
 frz_status frz_prompt_generate(frz_session *s, int32_t seq, const frz_prompt *pr, const frz_generate_params *params,
