@@ -152,6 +152,7 @@ demo-lm:
 
 bench: all
 	sh bench/run.sh
+	sh bench/train_step.sh
 
 deps:
 	sh tools/deps.sh

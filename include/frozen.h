@@ -49,9 +49,10 @@
  *   (tokenize, detokenize, sessions). Free it only after every session created from it is freed.
  * - frz_session owns all per-run state (KV cache, activations, logits, RNG). One session is used by one thread
  *   at a time; create one session per thread. A session keeps a pointer to its model.
- * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike.
- *   OpenBLAS's own thread count is process-wide, so the session sets it before each product; sessions running
- *   concurrently in several threads should use the same value.
+ * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike: the
+ *   session's OpenMP threads split each product and call OpenBLAS single-threaded (OpenBLAS's own worker threads
+ *   and OpenMP's would spin against each other). The library therefore sets OpenBLAS's process-wide thread count
+ *   to 1; a host that uses OpenBLAS itself should set its own count before its own calls.
  * - frz_last_error() is thread-local; the log callback is process-wide and may be called from any thread.
  *
  * Performance note: OpenBLAS may mis-detect recent CPUs and run a generic kernel (5x slower). frz_blas_advice()
@@ -238,6 +239,12 @@ FRZ_API int64_t frz_session_seq_len(const frz_session *s, int32_t seq);
 
 /* Shortens a sequence to its first n positions (n = 0 clears it); seq = -1 applies to every slot. */
 FRZ_API frz_status frz_session_seq_truncate(frz_session *s, int32_t seq, size_t n);
+
+/* Makes slot dst a copy of slot src: its positions (the KV cache) and its last logits, so that whatever is
+ * evaluated, generated or scored next on dst gives bit for bit what it would give on src. dst's previous
+ * contents are dropped; src is unchanged; src == dst does nothing. This is how a prompt prefix evaluated once
+ * is forked for many continuations (see frz_prompt below). On failure (FRZ_ERR_NOMEM) dst is unchanged. */
+FRZ_API frz_status frz_session_seq_copy(frz_session *s, int32_t src, int32_t dst);
 
 /* ------------------------------------------------------------------------------------------------------- */
 /* Generation and scoring                                                                                  */
@@ -484,6 +491,128 @@ FRZ_API frz_status frz_train_run(frz_train *t);
 /* The latest progress. out->struct_size must be set by the caller (sizeof its struct). */
 FRZ_API frz_status frz_train_get_progress(const frz_train *t, frz_train_progress *out);
 FRZ_API void frz_train_free(frz_train *t);
+
+/* ======================================================================================================= */
+/* Issue 4: prompts that interleave text, images and embedding vectors; running them; prompt caching.     */
+/*                                                                                                           */
+/*     frz_prompt *pr; frz_prompt_create(lm, v, p, &pr);          // v, p: encoder and projector (or NULL) */
+/*     frz_prompt_add_image_file(pr, "a.jpg");                     // its n_prefix embedding positions      */
+/*     frz_prompt_add_text(pr, "This is a dax.", (size_t)-1, 0);                                            */
+/*     frz_prompt_add_image_file(pr, "q.jpg");                                                              */
+/*     frz_prompt_add_text(pr, "Question: What is this? Answer:", (size_t)-1, 0);                           */
+/*     frz_session_seq_truncate(s, 0, 0);                          // a prompt appends to what a slot holds */
+/*     int32_t out[8]; size_t n = 0;                                                                        */
+/*     frz_prompt_generate(s, 0, pr, NULL, FRZ_PROMPT_STOP_NEWLINE, out, 8, &n);   // greedy, to "\n"/EOT  */
+/*     frz_prompt_free(pr);                                                                                 */
+/*                                                                                                           */
+/* Prompt caching: evaluate the part many queries share once, then fork it per query:                      */
+/*     frz_prompt_eval(s, 0, support, FRZ_LOGITS_NONE);                        // once                     */
+/*     for each query: frz_session_seq_copy(s, 0, 1);                          // or truncate slot 0 back  */
+/*                     frz_prompt_generate(s, 1, query, &gp, flags, out, cap, &n);                          */
+/* A forked slot gives bit for bit what evaluating the support and then the query in a fresh slot gives.    */
+/* Evaluating support and query in ONE call instead may differ in the last bits (BLAS results of a row can   */
+/* depend on how many rows a product has; measured differences are a few 1e-7 relative to the logits'       */
+/* scale, docs/prompting.md), so compare cached and uncached runs with the same split.                      */
+/* ------------------------------------------------------------------------------------------------------- */
+
+typedef struct frz_prompt frz_prompt;
+
+/* A new, empty prompt for lm. v and p (both or neither may be NULL) encode images appended without an encoder
+ * of their own (frz_prompt_add_image_with). The handles must outlive the prompt; the prompt only reads them. */
+FRZ_API frz_status frz_prompt_create(const frz_lm *lm, const frz_vision *v, const frz_projector *p,
+                                     frz_prompt **out);
+FRZ_API void frz_prompt_free(frz_prompt *pr);
+/* Removes every segment (options and handles stay). NULL is a no-op. */
+FRZ_API void frz_prompt_clear(frz_prompt *pr);
+
+typedef enum frz_prompt_opt {
+    FRZ_PROMPT_OPT_THREADS = 0, /* int, >= 1: threads that encode images; default 1 */
+    FRZ_PROMPT_OPT_BLIND = 1    /* int, 0/1: every image appended afterwards becomes a black image of its encoder
+                                 * (the paper's blind baseline); the image itself is still read, so a bad file is
+                                 * still an error. Default 0 */
+} frz_prompt_opt;
+
+FRZ_API frz_status frz_prompt_set_int(frz_prompt *pr, frz_prompt_opt opt, int64_t value);
+
+/* Appending. Each call appends one segment after the previous ones, and its positions follow theirs: position
+ * embeddings run on through images as through text. On failure the prompt is unchanged. A prompt never holds
+ * more positions than the LM's context: an append that would pass it fails with FRZ_ERR_CONTEXT_FULL, and the
+ * message says by how many positions. */
+
+/* Text, tokenized on its own (len bytes, or (size_t)-1: NUL-terminated; flags as frz_tokenize). Adjacent text
+ * segments are not merged: "a" then "b" gives tokens(a) followed by tokens(b), which may differ from
+ * tokens("ab"). No space is added. Empty text appends nothing (and no segment). */
+FRZ_API frz_status frz_prompt_add_text(frz_prompt *pr, const char *text, size_t len, unsigned flags);
+
+/* An image, encoded now (encoder, then projector: frz_image_prefix) into n_prefix embedding positions, with
+ * the prompt's encoder and projector. FRZ_ERR_INVALID_ARG if the prompt has none; FRZ_ERR_SHAPE if the
+ * projector's width is not the LM's or its input is not the encoder's output. The image is not kept. */
+FRZ_API frz_status frz_prompt_add_image(frz_prompt *pr, const frz_image *img);
+/* The same with another encoder and projector for this image only. */
+FRZ_API frz_status frz_prompt_add_image_with(frz_prompt *pr, const frz_image *img, const frz_vision *v,
+                                             const frz_projector *p);
+/* Conveniences: decode (frz_image_load_file / _memory / frz_image_from_rgb8) then frz_prompt_add_image. */
+FRZ_API frz_status frz_prompt_add_image_file(frz_prompt *pr, const char *path);
+FRZ_API frz_status frz_prompt_add_image_memory(frz_prompt *pr, const void *data, size_t len, const char *name);
+FRZ_API frz_status frz_prompt_add_image_rgb8(frz_prompt *pr, const uint8_t *pixels, int32_t width,
+                                             int32_t height, size_t stride);
+
+/* n raw embedding vectors (embd: n * n_embd floats, copied), one position each, used in place of token
+ * embeddings (position embeddings are still added, as for every position). */
+FRZ_API frz_status frz_prompt_add_embeddings(frz_prompt *pr, const float *embd, size_t n);
+
+/* Reading back. */
+
+/* Number of positions (0 for NULL). */
+FRZ_API size_t frz_prompt_len(const frz_prompt *pr);
+/* The token id of every position, FRZ_TOKEN_EMBEDDING at image and embedding positions. Buffer protocol:
+ * *n = frz_prompt_len; FRZ_ERR_BUFFER_TOO_SMALL (nothing written) when cap is short. */
+FRZ_API frz_status frz_prompt_tokens(const frz_prompt *pr, int32_t *ids, size_t cap, size_t *n);
+/* The n_embd floats that enter position pos in place of a token embedding, or NULL at a token position or out
+ * of range. Valid until the prompt next changes. */
+FRZ_API const float *frz_prompt_embedding(const frz_prompt *pr, size_t pos);
+
+typedef enum frz_prompt_seg_kind {
+    FRZ_PROMPT_SEG_TEXT = 0,
+    FRZ_PROMPT_SEG_IMAGE = 1,
+    FRZ_PROMPT_SEG_EMBEDDING = 2
+} frz_prompt_seg_kind;
+
+/* Number of segments (0 for NULL). */
+FRZ_API size_t frz_prompt_n_segments(const frz_prompt *pr);
+/* Segment i (in append order): its kind and its positions [*start, *start + *n). Any out pointer may be NULL.
+ * FRZ_ERR_INVALID_ARG when i is out of range. */
+FRZ_API frz_status frz_prompt_segment(const frz_prompt *pr, size_t i, frz_prompt_seg_kind *kind, size_t *start,
+                                      size_t *n);
+
+/* Running. A prompt is appended to what sequence slot seq already holds (truncate the slot to 0 to start
+ * afresh): that is what lets a slot holding a shared support set, or a copy of one, take each query. The
+ * prompt is only read: one prompt may be run on many slots and sessions. FRZ_ERR_CONTEXT_FULL, saying by how
+ * many positions, when the slot's positions plus the prompt's would pass the context (nothing is evaluated). */
+
+/* Evaluates (prefills) the whole prompt in one frz_session_eval call; mode as there. An empty prompt is
+ * FRZ_ERR_INVALID_ARG. */
+FRZ_API frz_status frz_prompt_eval(frz_session *s, int32_t seq, const frz_prompt *pr, frz_logits_mode mode);
+/* Evaluates positions [first, first + n) only (n >= 1, within the prompt), in one call: for running a prompt
+ * in parts, e.g. its shared prefix once and the rest per fork. */
+FRZ_API frz_status frz_prompt_eval_range(frz_session *s, int32_t seq, const frz_prompt *pr, size_t first,
+                                         size_t n, frz_logits_mode mode);
+
+/* Also stop at a newline (the output ends before the token holding it, as for a stop string). */
+#define FRZ_PROMPT_STOP_NEWLINE 1u
+
+/* Evaluates pr on slot seq (pr == NULL: nothing, the slot is continued as it stands), then frz_generate with
+ * params (NULL: the defaults, greedy, 64 tokens, stop at <|endoftext|>) plus the flags. out, cap, *n_out and the
+ * sequence afterwards are as for frz_generate. */
+FRZ_API frz_status frz_prompt_generate(frz_session *s, int32_t seq, const frz_prompt *pr,
+                                       const frz_generate_params *params, unsigned flags, int32_t *out, size_t cap,
+                                       size_t *n_out);
+
+/* Evaluates pr on slot seq (NULL: nothing), then the natural-log probability of each candidate continuation
+ * (UTF-8 text, each tokenized on its own, e.g. " dax") given the slot: logprobs[i] for candidates[i]. An empty
+ * candidate scores 0. The candidates are not kept: the slot ends holding what it held plus the prompt. */
+FRZ_API frz_status frz_prompt_score(frz_session *s, int32_t seq, const frz_prompt *pr,
+                                    const char *const *candidates, size_t n_candidates, double *logprobs);
 
 #ifdef __cplusplus
 }

@@ -232,5 +232,41 @@ if grep -q '^flags.* avx2' /proc/cpuinfo 2>/dev/null; then
     fi
 fi
 
+# ---- train and caption: a tiny encoder through the fixture LM --------------------------------------------------
+# Three steps on four fixture images, checkpointed; then --resume one more step, then caption an image.
+IMG=tests/fixtures/images
+printf '%s\tthe red one\n%s\tthe gray one\n%s\tthe blue one\n%s\ta photo\n' \
+    "$PWD/$IMG/jpeg_baseline420.jpg" "$PWD/$IMG/jpeg_gray.jpg" "$PWD/$IMG/png_adam7_rgb8.png" \
+    "$PWD/$IMG/photo_640x480.jpg" >"$TMP/captions.tsv"
+TRAIN_OPTS="--vision tiny --width 0.0625 --image-size 32 --batch 2 --val-fraction 0 --seed 3 --threads 1"
+# shellcheck disable=SC2086 # the options are words
+run train --lm "$MODEL" --data "$TMP/captions.tsv" --out "$TMP/run" $TRAIN_OPTS --steps 3
+if [ $rc -eq 0 ] && [ -f "$TMP/run/vision.safetensors" ] && [ -f "$TMP/run/projector.safetensors" ] \
+    && [ -f "$TMP/run/checkpoint.safetensors" ] && [ -f "$TMP/run/loss.png" ] \
+    && [ "$(grep -c '^[0-9]' "$TMP/run/metrics.csv")" -eq 3 ]; then
+    ok "train writes the model, the checkpoint, metrics.csv (3 steps) and loss.png"
+else
+    fail "train writes the model, the checkpoint, metrics.csv and loss.png" "rc=$rc err=$(tail -n 3 "$TMP/err")"
+fi
+# shellcheck disable=SC2086
+run train --lm "$MODEL" --data "$TMP/captions.tsv" --out "$TMP/run" $TRAIN_OPTS --steps 4 --resume
+if [ $rc -eq 0 ] && [ "$(grep -c '^[0-9]' "$TMP/run/metrics.csv")" -eq 4 ]; then
+    ok "train --resume continues the run (4 steps in metrics.csv)"
+else
+    fail "train --resume continues the run" "rc=$rc err=$(tail -n 3 "$TMP/err") $(cat "$TMP/run/metrics.csv")"
+fi
+run caption --lm "$MODEL" --model "$TMP/run" "$IMG/jpeg_gray.jpg" "$TMP/no-such-image.png"
+if [ $rc -eq 1 ] && grep -q "^$IMG/jpeg_gray.jpg	" "$TMP/out" && grep -q "no-such-image.png" "$TMP/err"; then
+    ok "caption prints IMAGE<TAB>caption and names an unreadable image (exit 1)"
+else
+    fail "caption prints IMAGE<TAB>caption and names an unreadable image" "rc=$rc out=$(cat "$TMP/out") err=$(cat "$TMP/err")"
+fi
+run train --lm "$MODEL" --data "$TMP/no-such.tsv" --out "$TMP/run2" --steps 1
+if [ $rc -eq 1 ] && grep -q "no-such.tsv" "$TMP/err"; then
+    ok "train with a missing data file exits 1 naming it"
+else
+    fail "train with a missing data file exits 1 naming it" "rc=$rc err=$(cat "$TMP/err")"
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

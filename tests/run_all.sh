@@ -1,6 +1,10 @@
 #!/bin/sh
 # Runs each test program given, from the repository root, and ends with one summary line that counts the
 # Check tests ("N passed, N failed"). Exits non-zero if any program failed.
+# Check kills a test after 4 s by default; on a loaded 2-core machine (or under ASan) that is too tight.
+export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-300}"
+# Tests with their own limit (tcase_set_timeout) get three times it.
+export CK_TIMEOUT_MULTIPLIER="${CK_TIMEOUT_MULTIPLIER:-3}"
 passed=0; failed=0; bad_programs=""
 for t in "$@"; do
     out=$("$t" 2>&1); rc=$?

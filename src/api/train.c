@@ -37,42 +37,7 @@ void frz_train_params_init(frz_train_params *p)
 static frz_status read_params(const frz_train_params *user, frz_train_params *p)
 {
     frz_train_params_init(p);
-    if (!user) return FRZ_OK;
-    if (user->struct_size < sizeof user->struct_size)
-        return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_create: params->struct_size is %zu; call frz_train_params_init "
-                        "first", user->struct_size);
-#define TAKE(m) \
-    if (user->struct_size >= offsetof(frz_train_params, m) + sizeof user->m) p->m = user->m
-    TAKE(vision_arch);
-    TAKE(vision_width);
-    TAKE(image_size);
-    TAKE(prefix_tokens);
-    TAKE(batch_size);
-    TAKE(micro_batch);
-    TAKE(lr);
-    TAKE(beta1);
-    TAKE(beta2);
-    TAKE(adam_eps);
-    TAKE(weight_decay);
-    TAKE(grad_clip);
-    TAKE(epochs);
-    TAKE(max_steps);
-    TAKE(val_fraction);
-    TAKE(val_every);
-    TAKE(patience);
-    TAKE(max_caption_tokens);
-    TAKE(checkpoint_every);
-    TAKE(blind);
-    TAKE(resume);
-    TAKE(seed);
-    TAKE(n_threads);
-    TAKE(image_dir);
-    TAKE(progress);
-    TAKE(progress_data);
-    TAKE(abort);
-    TAKE(abort_data);
-#undef TAKE
-    return FRZ_OK;
+    return frz_params_merge(p, sizeof *p, user, "frz_train_create", "frz_train_params_init");
 }
 
 static frz_status bad(const char *what, double v, const char *range)

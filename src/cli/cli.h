@@ -81,6 +81,10 @@ int cli_detokenize(const frz_lm *lm, const int32_t *ids, size_t n, char **text, 
 /* Tokenizes a prompt or context for evaluation: an empty text becomes the single <|endoftext|> token. */
 int cli_tokenize_prompt(const frz_lm *lm, const char *text, unsigned flags, int32_t **ids, size_t *n);
 
+/* Loads a `frozen train` run folder: dir/vision.safetensors and dir/projector.safetensors (ask.c). On failure
+ * prints the error and returns CLI_FAIL with both NULL. */
+int cli_load_run(const char *dir, frz_vision **v, frz_projector **p);
+
 /* Number of processors online (>= 1). */
 int cli_nproc(void);
 
@@ -96,5 +100,15 @@ int cmd_score(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Ctrl-C: the first SIGINT sets a flag that the library's abort callbacks poll (cli_abort_requested), so the
+ * running command finishes its current unit of work (a token, a step, an example) and stops cleanly. With
+ * second_kills, a second Ctrl-C ends the process at once (the default action). */
+void cli_catch_sigint(int second_kills);
+int cli_interrupted(void);
+/* An frz_abort_fn: non-zero once Ctrl-C was pressed. */
+int cli_abort_requested(void *user_data);
 
 #endif

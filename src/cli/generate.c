@@ -9,7 +9,6 @@
 #include "cli.h"
 
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,22 +96,6 @@ static int on_option(void *ctx, size_t index, const char *value)
     }
 }
 
-/* ---- Ctrl-C: stop generating, keep what was generated ---------------------------------------------------- */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int abort_requested(void *user_data)
-{
-    (void)user_data;
-    return interrupted != 0;
-}
-
 /* ---- streaming ------------------------------------------------------------------------------------------- */
 
 typedef struct stream {
@@ -181,7 +164,7 @@ static int stream_append(stream *st, const char *bytes, size_t n)
 static int on_token(int32_t token, void *user_data)
 {
     stream *st = user_data;
-    if (interrupted) return 1;
+    if (cli_interrupted()) return 1;
     if (st->quiet || st->failed || token == st->eot) return 0; /* <|endoftext|> ends generation, never printed */
 
     char small[256];
@@ -243,7 +226,7 @@ static int run(const args *a, const char *prompt)
     if (rc == CLI_OK && a->max_tokens > 0 && !(out = malloc((size_t)a->max_tokens * sizeof *out)))
         rc = cli_fail("out of memory");
     if (rc == CLI_OK) {
-        frz_session_set_abort(s, abort_requested, NULL);
+        frz_session_set_abort(s, cli_abort_requested, NULL);
         frz_input in = {0, n_prompt, prompt_ids, NULL};
         if ((fs = frz_session_eval(s, &in, 1, FRZ_LOGITS_NONE)) != FRZ_OK) rc = cli_lib_error(fs);
     }
@@ -264,7 +247,7 @@ static int run(const args *a, const char *prompt)
         gp.on_token = on_token;
         gp.on_token_data = &st;
         fs = frz_generate(s, 0, &gp, out, (size_t)a->max_tokens, &n_out);
-        if (fs != FRZ_OK && !(fs == FRZ_ERR_CANCELLED && interrupted)) rc = cli_lib_error(fs);
+        if (fs != FRZ_OK && !(fs == FRZ_ERR_CANCELLED && cli_interrupted())) rc = cli_lib_error(fs);
     }
     if (rc == CLI_OK) {
         if (a->ids) {
@@ -275,7 +258,7 @@ static int run(const args *a, const char *prompt)
             if (isatty(STDOUT_FILENO)) putchar('\n');
         }
     }
-    if (rc == CLI_OK && interrupted) rc = 130;
+    if (rc == CLI_OK && cli_interrupted()) rc = 130;
     free(st.text);
     free(st.tok_start);
     free(out);
@@ -313,11 +296,7 @@ int cmd_generate(int argc, char **argv)
         prompt = input;
     }
     if (rc == CLI_OK) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
+        cli_catch_sigint(0);
         rc = run(&a, prompt);
     }
     free(input);

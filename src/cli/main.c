@@ -17,6 +17,10 @@ static const char usage[] =
     "                                            train a vision encoder through the frozen LM (captioning)\n"
     "  caption     --lm DIR --model RUNDIR IMAGE...\n"
     "                                            greedy captions of images with a trained run\n"
+    "  ask         --lm DIR --model RUNDIR --prompt '<img:a.jpg>This is a dax. ...'\n"
+    "                                            continue a prompt of text and images\n"
+    "  eval        vqa|binding --lm DIR --model RUNDIR ... --out OUTDIR\n"
+    "                                            few-shot evaluation (VQAv2/OK-VQA, concept binding)\n"
     "  info                                      version, BLAS kernel, threads\n"
     "\n"
     "  frozen COMMAND --help    options of a command\n"
@@ -32,7 +36,7 @@ static const struct {
 } commands[] = {
     {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"generate", cmd_generate},
     {"score", cmd_score},       {"info", cmd_info},         {"train", cmd_train},
-    {"caption", cmd_caption},
+    {"caption", cmd_caption},   {"ask", cmd_ask},           {"eval", cmd_eval},
 };
 
 int main(int argc, char **argv)

@@ -5,7 +5,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,22 +139,6 @@ static int on_option(void *ctx, size_t index, const char *value)
     }
 }
 
-/* ---- Ctrl-C: finish the step, checkpoint, stop --------------------------------------------------------------- */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int abort_requested(void *user_data)
-{
-    (void)user_data;
-    return interrupted != 0;
-}
-
 /* ---- progress ------------------------------------------------------------------------------------------------ */
 
 typedef struct bar {
@@ -224,7 +207,7 @@ static int run(args *a)
     bar b = {isatty(STDERR_FILENO), 0, 0, 0};
     a->p.progress = on_progress;
     a->p.progress_data = &b;
-    a->p.abort = abort_requested;
+    a->p.abort = cli_abort_requested;
     frz_status st = FRZ_OK;
     if (rc == CLI_OK && (st = frz_train_create(lm, a->data, a->out, &a->p, &t)) != FRZ_OK) rc = cli_lib_error(st);
     if (rc == CLI_OK) {
@@ -237,7 +220,7 @@ static int run(args *a)
         st = frz_train_run(t);
         if (b.open) fputc('\n', stderr);
         frz_train_get_progress(t, &pr);
-        if (st == FRZ_ERR_CANCELLED && interrupted) {
+        if (st == FRZ_ERR_CANCELLED && cli_interrupted()) {
             fprintf(stderr, "frozen: interrupted after step %lld; checkpoint written; continue with --resume\n",
                     (long long)pr.step);
             rc = 130;
@@ -268,11 +251,7 @@ int cmd_train(int argc, char **argv)
     if (rc == CLI_OK && !a.out) rc = cli_usage_error(&command, "--out RUNDIR is required");
     if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
     if (rc == CLI_OK) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
+        cli_catch_sigint(0);
         rc = run(&a);
     }
     free(words);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,4 +163,32 @@ int cli_finish_stdout(void)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) return cli_fail("writing output: %s", strerror(errno));
     return CLI_OK;
+}
+
+/* ---- Ctrl-C ------------------------------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void cli_catch_sigint(int second_kills)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = second_kills ? SA_RESETHAND : 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int cli_interrupted(void) { return interrupted != 0; }
+
+int cli_abort_requested(void *user_data)
+{
+    (void)user_data;
+    return interrupted != 0;
 }

@@ -40,6 +40,13 @@ char *frz_strdup(const char *s, const char *what);
 void frz_test_fail_alloc_at(long index);
 long frz_test_alloc_count(void);
 
+/* Parameter structs begin with `size_t struct_size` and only ever grow at the end (frozen.h). dst holds the
+ * library's defaults (full_size bytes); the caller's first struct_size bytes replace them, so members a caller's
+ * older struct lacks keep their defaults, and dst's struct_size becomes full_size. user may be NULL (all
+ * defaults). fn and init_fn name the public function and the _init to call when struct_size is too small to
+ * be real. */
+frz_status frz_params_merge(void *dst, size_t full_size, const void *user, const char *fn, const char *init_fn);
+
 /* size_t multiplication with overflow detection: returns 0 and leaves *out unset on overflow. */
 int frz_mul_size(size_t a, size_t b, size_t *out);
 

@@ -255,5 +255,7 @@ frz_status frz_eval_report_write_summary(frz_eval_report *r);
 /* Writes the final summaries (marked "complete": true), closes, frees. Returns the first error met; the report
  * is freed either way. NULL is a no-op. */
 frz_status frz_eval_report_close(frz_eval_report *r);
+/* The same for a run that stops early (interrupted): the summaries say "complete": false. */
+frz_status frz_eval_report_close_incomplete(frz_eval_report *r);
 
 #endif

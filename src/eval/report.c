@@ -490,13 +490,16 @@ frz_status frz_eval_report_add(frz_eval_report *r, const frz_eval_record *rec)
     return st;
 }
 
-frz_status frz_eval_report_close(frz_eval_report *r)
+static frz_status close_report(frz_eval_report *r, int complete)
 {
     if (!r) return FRZ_OK;
-    frz_status st = write_summaries(r, 1);
+    frz_status st = write_summaries(r, complete);
     if (r->jsonl && fclose(r->jsonl) != 0 && st == FRZ_OK)
         st = frz_fail(FRZ_ERR_IO, "%s: close failed: %s", r->jsonl_path, strerror(errno));
     r->jsonl = NULL;
     report_free(r);
     return st;
 }
+
+frz_status frz_eval_report_close(frz_eval_report *r) { return close_report(r, 1); }
+frz_status frz_eval_report_close_incomplete(frz_eval_report *r) { return close_report(r, 0); }

@@ -29,22 +29,8 @@ void frz_generate_params_init(frz_generate_params *p)
 static frz_status read_params(const frz_generate_params *user, frz_generate_params *p)
 {
     frz_generate_params_init(p);
-    if (!user) return FRZ_OK;
-    if (user->struct_size < sizeof user->struct_size)
-        return frz_fail(FRZ_ERR_INVALID_ARG, "frz_generate: params->struct_size is %zu; call "
-                        "frz_generate_params_init first", user->struct_size);
-#define TAKE(m) \
-    if (user->struct_size >= offsetof(frz_generate_params, m) + sizeof user->m) p->m = user->m
-    TAKE(max_tokens);
-    TAKE(temperature);
-    TAKE(top_k);
-    TAKE(top_p);
-    TAKE(stop_at_eot);
-    TAKE(stop);
-    TAKE(n_stop);
-    TAKE(on_token);
-    TAKE(on_token_data);
-#undef TAKE
+    frz_status st = frz_params_merge(p, sizeof *p, user, "frz_generate", "frz_generate_params_init");
+    if (st != FRZ_OK) return st;
     if (p->n_stop && !p->stop) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_generate: n_stop is %zu but stop is NULL",
                                                p->n_stop);
     for (size_t i = 0; i < p->n_stop; i++)

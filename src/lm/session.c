@@ -19,15 +19,19 @@ static frz_status set_max_seqs(frz_session *s, int n)
 {
     frz_seq *seqs = frz_calloc((size_t)n, sizeof *seqs, "sequence slots");
     uint32_t *seen = frz_calloc((size_t)n, sizeof *seen, "sequence slot stamps");
-    if (!seqs || !seen) {
+    size_t *first_row = frz_calloc((size_t)n, sizeof *first_row, "batch row offsets");
+    if (!seqs || !seen || !first_row) {
         free(seqs);
         free(seen);
+        free(first_row);
         return FRZ_ERR_NOMEM;
     }
     free_seqs(s->seqs, s->max_seqs);
     free(s->seen);
+    free(s->first_row);
     s->seqs = seqs;
     s->seen = seen;
+    s->first_row = first_row;
     s->stamp = 0;
     s->max_seqs = n;
     s->n_logits = 0;
@@ -60,6 +64,7 @@ void frz_session_free(frz_session *s)
     if (!s) return;
     free_seqs(s->seqs, s->max_seqs);
     free(s->seen);
+    free(s->first_row);
     free(s->act_mem);
     free(s->logits);
     free(s->sample_buf);
@@ -120,6 +125,15 @@ frz_status frz_session_seq_truncate(frz_session *s, int32_t seq, size_t n)
     for (int i = 0; i < s->max_seqs; i++)
         if ((seq == -1 || i == seq) && n < s->seqs[i].len) s->seqs[i].len = n;
     return FRZ_OK;
+}
+
+frz_status frz_session_seq_copy(frz_session *s, int32_t src, int32_t dst)
+{
+    if (!s) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_session_seq_copy: session is NULL");
+    frz_status st = frz_check_seq(s, src, "frz_session_seq_copy (src)");
+    if (st == FRZ_OK) st = frz_check_seq(s, dst, "frz_session_seq_copy (dst)");
+    if (st || src == dst) return st;
+    return frz_seq_copy(&s->seqs[dst], &s->seqs[src], &s->lm->cfg);
 }
 
 const float *frz_session_logits(const frz_session *s, size_t row)

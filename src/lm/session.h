@@ -31,6 +31,9 @@ static inline size_t frz_cache_h(const frz_gpt2_config *c) { return 2 * (size_t)
  * on failure nothing changes. */
 frz_status frz_seq_reserve(frz_seq *seq, const frz_gpt2_config *c, size_t n_total);
 
+/* Makes dst hold src's positions and last-logits reference (room first: on failure dst is unchanged). */
+frz_status frz_seq_copy(frz_seq *dst, const frz_seq *src, const frz_gpt2_config *c);
+
 /* The activations of one eval over N rows (the new positions of every input, concatenated), kept between
  * calls and grown when a larger batch comes. */
 typedef struct frz_acts {
@@ -52,6 +55,7 @@ struct frz_session {
     int max_seqs;
     frz_seq *seqs;        /* max_seqs */
     uint32_t *seen;       /* max_seqs stamps: each slot at most once per eval */
+    size_t *first_row;    /* max_seqs: where each input's rows begin in a batch */
     uint32_t stamp;
 
     float *act_mem;       /* one allocation behind acts */

@@ -9,3 +9,4 @@ sh tests/reference/make_tokenizer_fixtures.sh
 /usr/bin/python3 tests/reference/make_nfresnet_fixtures.py
 /usr/bin/python3 tests/reference/make_train_fixtures.py     # reads models/gpt2-f32 and nfresnet_ref.py
 /usr/bin/python3 tests/fixtures/eval/make_fixtures.py
+/usr/bin/python3 tests/fixtures/prompt/make_fixtures.py

@@ -1,0 +1,17 @@
+/* params.c -- reading a caller's parameter struct of any (older or newer) size. */
+#include "core/core.h"
+
+#include <string.h>
+
+frz_status frz_params_merge(void *dst, size_t full_size, const void *user, const char *fn, const char *init_fn)
+{
+    if (!user) return FRZ_OK;
+    size_t user_size;
+    memcpy(&user_size, user, sizeof user_size);
+    if (user_size < sizeof user_size)
+        return frz_fail(FRZ_ERR_INVALID_ARG, "%s: params->struct_size is %zu; call %s first",
+                        fn, user_size, init_fn);
+    memcpy(dst, user, user_size < full_size ? user_size : full_size);
+    memcpy(dst, &full_size, sizeof full_size);
+    return FRZ_OK;
+}
