@@ -226,7 +226,8 @@ typedef enum frz_logits_mode {
 } frz_logits_mode;
 
 /* Appends the inputs to their sequences (each slot at most once per call) and runs the LM over all of them in
- * one batched pass, reusing each sequence's KV cache. FRZ_ERR_CONTEXT_FULL if a sequence would pass n_ctx. */
+ * one batched pass, reusing each sequence's KV cache. FRZ_ERR_CONTEXT_FULL if a sequence would pass n_ctx.
+ * n_inputs == 0 does nothing and returns FRZ_OK. */
 FRZ_API frz_status frz_session_eval(frz_session *s, const frz_input *inputs, size_t n_inputs,
                                     frz_logits_mode mode);
 
@@ -237,7 +238,8 @@ FRZ_API const float *frz_session_logits(const frz_session *s, size_t row);
 /* Number of positions stored for a sequence slot (-1 if out of range). */
 FRZ_API int64_t frz_session_seq_len(const frz_session *s, int32_t seq);
 
-/* Shortens a sequence to its first n positions (n = 0 clears it); seq = -1 applies to every slot. */
+/* Shortens a sequence to its first n positions (n = 0 clears it); seq = -1 applies to every slot. n at or past
+ * the current length leaves the sequence as it is. */
 FRZ_API frz_status frz_session_seq_truncate(frz_session *s, int32_t seq, size_t n);
 
 /* Makes slot dst a copy of slot src: its positions (the KV cache) and its last logits, so that whatever is
@@ -271,7 +273,10 @@ FRZ_API void frz_generate_params_init(frz_generate_params *p);
  * frz_session_eval). Writes at most cap new ids to out and their count to *n_out; the generated tokens are
  * appended to the sequence. When a stop string is hit, the output ends before the token in which the stop string
  * begins, so the decoded output never contains it. Sampling draws from the session's RNG (FRZ_OPT_SEED): the same
- * seed, prompt and parameters give the same output. Stops early without error at the context limit. */
+ * seed, prompt and parameters give the same output. Stops early without error at the context limit.
+ * Stop strings need the model's tokenizer (FRZ_ERR_INVALID_ARG without one). When the abort callback stops it,
+ * it returns FRZ_ERR_CANCELLED and *n_out, out and the sequence hold exactly the tokens already passed to
+ * on_token. */
 FRZ_API frz_status frz_generate(frz_session *s, int32_t seq, const frz_generate_params *params,
                                 int32_t *out, size_t cap, size_t *n_out);
 
