@@ -10,19 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
-static const char *path_in(const char *dir, const char *name)
-{
-    static char bufs[8][4200];
-    static int next;
-    char *p = bufs[next++ % 8];
-    snprintf(p, 4200, "%s/%s", dir, name);
-    return p;
-}
-
 /* ---- images --------------------------------------------------------------------------------------------------- */
 
 START_TEST(public_image_calls)

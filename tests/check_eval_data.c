@@ -7,10 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(part)                                                                                  \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 static frz_vqa_set *load_vqa(const char *q, const char *a, const char *images)
 {
     frz_vqa_set *set = NULL;

@@ -7,10 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(part)                                                                                  \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 static void assert_text(const frz_eval_prompt *p, size_t i, const char *want)
 {
     ck_assert_uint_lt(i, p->n);

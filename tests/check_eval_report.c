@@ -11,10 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ASSERT_MSG_HAS(part)                                                                                  \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 typedef struct paths {
     char jsonl[4200], json[4200], md[4200];
 } paths;

@@ -18,10 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 /* ---- helpers ---------------------------------------------------------------------------------------------- */
 
 static json_t *manifest(void)

@@ -5,10 +5,6 @@
 #include <string.h>
 
 /* Asserts that the thread's last error contains `part`. */
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 START_TEST(test_load_file_ok)
 {
     const char *text = "{\"n_head\": 12, \"eps\": 1e-5, \"name\": \"gpt2\", \"list\": [1, 2]}";

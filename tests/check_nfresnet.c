@@ -11,10 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 /* ---- helpers ---------------------------------------------------------------------------------------------- */
 
 static float *alloc_f(size_t n)

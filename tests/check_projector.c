@@ -7,10 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 enum { F = 7, NP = 3, D = 5, B = 4, O = NP * D };
 
 static void fill(float *x, size_t n, unsigned seed, float scale)

@@ -12,10 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 /* ---- helpers ---------------------------------------------------------------------------------------------- */
 
 /* A .safetensors file from header text (length prefix added) and data_len bytes of patterned data. */

@@ -14,20 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
 #define SMALL_LM "models/gpt2-f32"  /* under tests/fixtures: 2 layers, width 48, 457 ids */
-
-static const char *path_in(const char *dir, const char *name)
-{
-    static char bufs[16][4200];
-    static int next;
-    char *p = bufs[next++ % 16];
-    snprintf(p, 4200, "%s/%s", dir, name);
-    return p;
-}
 
 /* max |got - want| / max |want|: the error against the tensor's own scale. */
 static double rel_err(const float *got, const float *want, size_t n)

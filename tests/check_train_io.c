@@ -14,19 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ASSERT_MSG_HAS(part)                                                                              \
-    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
-                  (part))
-
-static const char *path_in(const char *dir, const char *name)
-{
-    static char bufs[8][4200];
-    static int next;
-    char *p = bufs[next++ % 8];
-    snprintf(p, 4200, "%s/%s", dir, name);
-    return p;
-}
-
 /* ---- checkpoint --------------------------------------------------------------------------------------------- */
 
 typedef struct run_state {

@@ -19,6 +19,15 @@ const char *fixture_path(const char *rel)
     return p;
 }
 
+const char *path_in(const char *dir, const char *name)
+{
+    static char bufs[16][4200];
+    static int next;
+    char *p = bufs[next++ % 16];
+    snprintf(p, sizeof bufs[0], "%s/%s", dir, name);
+    return p;
+}
+
 char *read_file_or_fail(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

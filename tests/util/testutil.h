@@ -3,13 +3,24 @@
 #ifndef FRZ_TESTUTIL_H
 #define FRZ_TESTUTIL_H
 
+#include "frozen.h"
+
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define FRZ_FIXTURES "tests/fixtures"
 
 /* Path under tests/fixtures, in a static rotating buffer (valid for a few calls). */
 const char *fixture_path(const char *rel);
+
+/* Fails the test unless the calling thread's last error message contains part. */
+#define ASSERT_MSG_HAS(part)                                                                              \
+    ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
+                  (part))
+
+/* dir/name, in a static rotating buffer of its own (valid for the next 15 calls). */
+const char *path_in(const char *dir, const char *name);
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer (test helper; fails the test on error). */
 char *read_file_or_fail(const char *path, size_t *len);
