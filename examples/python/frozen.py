@@ -432,7 +432,10 @@ def _bind(cdll):
 
 _lib = None
 library_path = _find_library()
-_lib = _bind(ctypes.CDLL(library_path))
+try:
+    _lib = _bind(ctypes.CDLL(library_path))
+except OSError as _e:
+    raise ImportError("cannot load libfrozen from %s: %s" % (library_path, _e)) from None
 lib = _lib  # the raw bound functions (status functions raise FrozenError), for what the classes do not cover
 if _lib.frz_version_number() // 10000 != ABI_MAJOR:
     raise ImportError("%s is libfrozen %s; this module mirrors ABI major %d"
@@ -864,9 +867,10 @@ def _logits_mode(m):
 
 
 class Image(_Handle):
-    """An 8-bit RGB image, immutable (threads may share it). Image(source): a path (str, bytes, PathLike) to a
-    PNG/JPEG, encoded bytes (bytes-like: pass bytes(...) for a path given as bytes... see from_bytes), or a
-    HxWx3 uint8 array (numpy, or any buffer with that shape). The classmethods say which explicitly."""
+    """An 8-bit RGB image, immutable (threads may share it). Image(source) takes a path (str or os.PathLike) to a
+    PNG or JPEG file, the encoded file as bytes/bytearray, or a height x width x 3 uint8 array (numpy, a 3-D
+    memoryview, any buffer of that shape, or a PIL image). The classmethods say which explicitly (Image.open
+    also takes a path given as bytes)."""
 
     _free = "frz_image_free"
 

@@ -255,6 +255,24 @@ class TestErrors(TempDir):
         self.assertEqual(len(s.logits(0)), 457)
         s.close()
 
+    def run_python(self, code, **env):
+        return subprocess.run([sys.executable, "-c", code], cwd=self.tmp, env=dict(os.environ, **env),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+
+    def test_library_lookup(self):
+        code = "import sys; sys.path.insert(0, %r); import frozen; print(frozen.library_path, frozen.version())" % HERE
+        env = dict(os.environ)
+        env.pop("FROZEN_LIBRARY", None)
+        r = subprocess.run([sys.executable, "-c", code], cwd=self.tmp, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True)
+        self.assertEqual(r.stdout.split(), [os.path.join(REPO, "lib", "libfrozen.so.0"), frozen.version()])
+        copy = os.path.join(self.tmp, "libcopy.so")
+        shutil.copy(frozen.library_path, copy)
+        r = self.run_python(code, FROZEN_LIBRARY=copy)  # the environment comes first
+        self.assertEqual(r.stdout.split()[0], copy, r.stdout)
+        r = self.run_python(code, FROZEN_LIBRARY=os.path.join(self.tmp, "none.so"))
+        self.assertIn("ImportError: cannot load libfrozen from", r.stdout)
+
     def test_unknown_training_parameter(self):
         with frozen.LM(SMALL_LM) as lm:
             with self.assertRaises(TypeError):
@@ -310,6 +328,10 @@ class TestTokenizer(TempDir):
             self.assertEqual(lm.tokenize("<|endoftext|>", special=True), [50256])
             self.assertGreater(len(lm.tokenize("<|endoftext|>")), 1)
             self.assertEqual(lm.tokenize(b"Hello world"), [15496, 995])
+            # tokens longer than the first buffer guess (16 bytes a token): the retry at the needed size
+            ids = lm.tokenize("=" * 64)
+            self.assertLessEqual(len(ids), 2)
+            self.assertEqual(lm.detokenize(ids), "=" * 64)
 
     def test_invalid_utf8_round_trips_as_bytes(self):
         with frozen.LM(SMALL_LM) as lm:
@@ -518,6 +540,14 @@ class TestGenerate(unittest.TestCase):
             self.assertEqual(s.seq_len(0), len(ids) + len(count))  # a cancelled eval changes nothing
             s.set_abort(None)
             s.eval([1, 2])
+
+            def interrupt():
+                raise KeyboardInterrupt
+            s.set_abort(interrupt)  # Ctrl-C arriving in a callback stops C cleanly, then propagates
+            n = s.seq_len(0)
+            with self.assertRaises(KeyboardInterrupt):
+                s.generate(max_tokens=5)
+            self.assertEqual(s.seq_len(0), n)
 
     def test_slots_copy_and_truncate(self):
         with frozen.LM(SMALL_LM) as lm, lm.session(max_seqs=3) as s:
