@@ -54,7 +54,7 @@ __all__ = [
     "Status", "LogLevel", "LogitsMode", "SegmentKind", "TOKEN_EMBEDDING",
     "LM", "Session", "Image", "Vision", "Projector", "Prompt", "Trainer", "Score", "Segment",
     "image_prefix", "train", "set_log_callback", "log_to_logging", "version", "version_number",
-    "blas_corename", "blas_advice", "strerror", "library_path",
+    "blas_corename", "blas_advice", "strerror", "library_path", "lib", "TRAIN_PARAMS",
 ]
 
 ABI_MAJOR = 0  # the soname's major (libfrozen.so.0) this module mirrors

@@ -10,10 +10,12 @@ committed PyTorch reference logits (tests/fixtures/models/*.expected.safetensors
 """
 
 import array
+import functools
 import gc
 import json
 import logging
 import math
+import operator
 import os
 import pathlib
 import re
@@ -296,7 +298,7 @@ def gpt2_vocab_lm(folder):
         shutil.copy(os.path.join(FIX, "gpt2-tokenizer", f), folder)
 
     def z(*shape):
-        return (list(shape), bytes(4 * math.prod(shape)))
+        return (list(shape), bytes(4 * functools.reduce(operator.mul, shape, 1)))
     t = {"wte.weight": z(V, C), "wpe.weight": z(T, C), "ln_f.weight": z(C), "ln_f.bias": z(C)}
     for k, shape in {"ln_1.weight": (C,), "ln_1.bias": (C,), "attn.c_attn.weight": (C, 3 * C),
                      "attn.c_attn.bias": (3 * C,), "attn.c_proj.weight": (C, C), "attn.c_proj.bias": (C,),
