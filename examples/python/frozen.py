@@ -43,7 +43,6 @@ import logging
 import os
 import sys
 import types
-import weakref
 from collections import namedtuple
 from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char, c_char_p, c_double, c_float, c_int, c_int32,
                     c_int64, c_size_t, c_uint, c_uint8, c_uint64, c_void_p)
@@ -583,36 +582,37 @@ class _Sink:
 
 
 class _Handle:
-    """An owned C object. close() (idempotent) first closes the handles that depend on this one."""
+    """An owned C object. close() (idempotent) first closes the handles that depend on this one.
+
+    The pointer lives in a cell, [ptr, free function name, {id: child cell}, [parent cells]], shared with the
+    parents' cells rather than through the handle objects: the garbage collector clears weak references and runs
+    finalizers in any order within a reference cycle, but a parent's cell still reaches its children's cells, so
+    whichever handle is finalized first, children are freed before their parents and nothing is freed twice."""
 
     _free = None  # name of the frz_*_free function
 
     def _own(self, ptr, parents=()):
-        self._ptr = ptr
         self._parents = tuple(p for p in parents if p is not None)  # strong: they outlive this handle
-        self._children = weakref.WeakSet()
+        self._cell = [ptr, self._free, {}, [p._cell for p in self._parents]]
         for p in self._parents:
-            p._children.add(self)
+            p._cell[2][id(self._cell)] = self._cell
 
     @property
     def _p(self):
-        ptr = getattr(self, "_ptr", None)
-        if ptr is None:
+        cell = getattr(self, "_cell", None)
+        if cell is None or cell[0] is None:
             raise ValueError("%s is closed" % type(self).__name__)
-        return ptr
+        return cell[0]
 
     @property
     def closed(self):
-        return getattr(self, "_ptr", None) is None
+        cell = getattr(self, "_cell", None)
+        return cell is None or cell[0] is None
 
     def close(self):
-        ptr = getattr(self, "_ptr", None)
-        if ptr is None:
-            return
-        for child in list(self._children):
-            child.close()
-        self._ptr = None
-        getattr(_lib, self._free)(ptr)
+        cell = getattr(self, "_cell", None)
+        if cell is not None:
+            _close_cell(cell)
 
     def __enter__(self):
         return self
@@ -629,6 +629,18 @@ class _Handle:
         obj = cls.__new__(cls)
         obj._own(ptr, parents)
         return obj
+
+
+def _close_cell(cell):
+    ptr, free, children, parents = cell
+    if ptr is None:
+        return
+    for child in list(children.values()):
+        _close_cell(child)
+    cell[0] = None
+    getattr(_lib, free)(ptr)
+    for parent in parents:
+        parent[2].pop(id(cell), None)
 
 
 def _prop(get, key):

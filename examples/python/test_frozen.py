@@ -257,6 +257,21 @@ class TestErrors(TempDir):
         self.assertEqual(len(s.logits(0)), 457)
         s.close()
 
+    def test_handles_in_a_reference_cycle(self):
+        # the collector finalizes a cycle in any order: the session must still be freed before its model
+        cells = []
+        for _ in range(3):
+            lm = frozen.LM(SMALL_LM)
+            s = lm.session()
+            pr = frozen.Prompt(lm).add_text("hi")
+            box = {"lm": lm, "s": s, "pr": pr}
+            box["self"] = box
+            cells += [lm._cell, s._cell, pr._cell]
+            del lm, s, pr, box
+        gc.collect()
+        self.assertEqual([c[0] for c in cells], [None] * 9)
+        self.assertTrue(all(not c[2] for c in cells))
+
     def run_python(self, code, **env):
         return subprocess.run([sys.executable, "-c", code], cwd=self.tmp, env=dict(os.environ, **env),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
