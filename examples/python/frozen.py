@@ -1208,22 +1208,22 @@ class Trainer(_Handle):
             else:
                 value = int(value)
             setattr(p, name, value)
-        self._sink = _Sink()
-        self._stop = False
-        user_progress, user_abort = progress, abort
+        # The callbacks close over a small state object, not the Trainer (no reference cycle through C's callbacks).
+        sink, state = _Sink(), types.SimpleNamespace(stop=False)
+        self._sink, self._state = sink, state
 
         def on_progress(pp, _data):
-            if user_progress is not None and user_progress(_progress_ns(pp.contents)):
-                self._stop = True
+            if progress is not None and progress(_progress_ns(pp.contents)):
+                state.stop = True
 
         def on_abort(_data):
-            if self._stop or self._sink.exc is not None:
+            if state.stop or sink.exc is not None:
                 return 1
-            return 1 if user_abort is not None and user_abort() else 0
+            return 1 if abort is not None and abort() else 0
 
-        # the raising progress callback sets sink.exc, which the abort callback sees: a clean, checkpointed stop
-        self._progress_cb = _PROGRESS_FN(self._sink.guard(on_progress, None))
-        self._abort_cb = _ABORT_FN(self._sink.guard(on_abort, 1))
+        # a raising progress callback sets sink.exc, which the abort callback sees: a clean, checkpointed stop
+        self._progress_cb = _PROGRESS_FN(sink.guard(on_progress, None))
+        self._abort_cb = _ABORT_FN(sink.guard(on_abort, 1))
         p.progress = self._progress_cb
         p.abort = self._abort_cb
         self._params = p  # its strings and callbacks stay alive with the handle
@@ -1236,7 +1236,7 @@ class Trainer(_Handle):
         """Trains. Returns True when done (epochs, max_steps or early stopping), False when stopped on request
         (progress returned true or abort() did; the checkpoint is written). A callback's exception is re-raised
         after the run has stopped and written its checkpoint."""
-        self._stop = False
+        self._state.stop = False
         try:
             self._sink.call(_lib.frz_train_run, self._p)
         except CancelledError:
