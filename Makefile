@@ -161,7 +161,7 @@ deps:
 # ---- the demo (docs/demo.md): world, training runs, evaluation, report -------------------------------------
 # Demo programs are not part of the library: they link the static archive (internal headers allowed) and the
 # CLI's option parser, and build into $(BUILD)/demo/. `demo-tools` collects every one of them.
-DEMO_CLI_OBJ := $(BUILD)/src/cli/args.o $(BUILD)/src/cli/util.o
+DEMO_CLI_OBJ := $(BUILD)/src/cli/args.o $(BUILD)/src/cli/util.o $(BUILD)/demo/common.o
 DEMO_REPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard demo/report/*.c)))
 DEMO_REPORT_BIN := $(BUILD)/demo/frozen-demo-textprobe $(BUILD)/demo/frozen-demo-report
 
@@ -199,4 +199,4 @@ uninstall:
 clean:
 	rm -rf build build-asan lib/libfrozen* lib/frozen.pc bin/frozen
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DEMO_REPORT_OBJ:.o=.d) $(BUILD)/demo/textprobe.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DEMO_REPORT_OBJ:.o=.d) $(BUILD)/demo/textprobe.d $(BUILD)/demo/common.d

@@ -14,16 +14,16 @@
  * induction gets ", task induction" appended to its setting, as `frozen eval binding` names that row; it is told
  * by "task_induction": true or, without the field, by the harness's own instruction opening the prompt
  * ("Answer with ..."). */
+#include "common.h"
+
 #include "cli/cli.h"
 #include "core/file.h"
 #include "eval/eval.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,32 +139,6 @@ static int generate(const frz_lm *lm, frz_session *s, frz_prompt *pr, const prob
     return cli_detokenize(lm, out, n, gen, &len);
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
-{
-    char *d = strdup(dir);
-    if (!d) return cli_fail("out of memory");
-    int rc = CLI_OK;
-    for (char *q = d + 1; rc == CLI_OK; q++) {
-        if (*q != '/' && *q != '\0') continue;
-        char c = *q;
-        *q = '\0';
-        if (mkdir(d, 0755) != 0 && errno != EEXIST) rc = cli_fail("%s: cannot create the folder: %s", d, strerror(errno));
-        *q = c;
-        if (c == '\0') break;
-    }
-    free(d);
-    return rc;
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
-
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -247,16 +221,6 @@ static int run_probes(const args *a, const frz_lm *lm, frz_session *s, frz_promp
     return rc;
 }
 
-/* Prints a file to stdout (the summary table). */
-static void cat(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char buf[4096];
-    size_t got;
-    while (f && (got = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, got, stdout);
-    if (f) fclose(f);
-}
-
 int main(int argc, char **argv)
 {
     cli_setup_logging();
@@ -278,8 +242,8 @@ int main(int argc, char **argv)
     frz_session *s = NULL;
     frz_prompt *pr = NULL;
     frz_eval_report *rep = NULL;
-    char *text = NULL, *jsonl = join(a.out, "results.jsonl"), *sjson = join(a.out, "summary.json"),
-         *smd = join(a.out, "summary.md");
+    char *text = NULL, *jsonl = demo_join(a.out, "results.jsonl"), *sjson = demo_join(a.out, "summary.json"),
+         *smd = demo_join(a.out, "summary.md");
     size_t len = 0;
     frz_status st = FRZ_OK;
     if (!jsonl || !sjson || !smd) rc = cli_fail("out of memory");
@@ -288,14 +252,14 @@ int main(int argc, char **argv)
     if (rc == CLI_OK && (st = frz_session_create(lm, &s)) != FRZ_OK) rc = cli_lib_error(st);
     if (rc == CLI_OK && (st = frz_session_set_int(s, FRZ_OPT_THREADS, a.threads)) != FRZ_OK) rc = cli_lib_error(st);
     if (rc == CLI_OK && (st = frz_prompt_create(lm, NULL, NULL, &pr)) != FRZ_OK) rc = cli_lib_error(st);
-    if (rc == CLI_OK) rc = make_dirs(a.out);
+    if (rc == CLI_OK) rc = demo_mkdirs(a.out) == 0 ? CLI_OK : CLI_FAIL;
     if (rc == CLI_OK && (st = frz_eval_report_open(jsonl, sjson, smd, 0, 10, &rep)) != FRZ_OK) rc = cli_lib_error(st);
     if (rc == CLI_OK) rc = run_probes(&a, lm, s, pr, text, rep);
     if (rep) {
         st = rc == CLI_OK ? frz_eval_report_close(rep) : frz_eval_report_close_incomplete(rep);
         if (st != FRZ_OK && rc == CLI_OK) rc = cli_lib_error(st);
     }
-    if (rc == CLI_OK) cat(smd);
+    if (rc == CLI_OK) demo_cat(smd);
     free(text);
     free(jsonl);
     free(sjson);
