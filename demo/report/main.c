@@ -93,19 +93,21 @@ static void timings(FILE *md, const char *out_dir)
 
 typedef struct sample_ctx {
     FILE *md;
+    const char *out_dir; /* image paths are shown relative to it */
     long per_cell;
     char seen[64][160]; /* task/setting/shots cells and how many were shown */
     int count[64];
     size_t n_seen;
 } sample_ctx;
 
-/* The prompt with each "<image>" followed by its path: "<image: path>". */
-static void write_prompt(FILE *md, const char *prompt, json_t *images)
+/* The prompt with each "<image>" followed by its path: "<image: path>" (relative to OUT). */
+static void write_prompt(FILE *md, const char *prompt, json_t *images, const char *out_dir)
 {
-    size_t k = 0;
+    size_t k = 0, n = strlen(out_dir);
     for (const char *p = prompt; *p;) {
         if (strncmp(p, "<image>", 7) == 0) {
             const char *img = json_string_value(json_array_get(images, k++));
+            if (img && strncmp(img, out_dir, n) == 0 && img[n] == '/') img += n + 1;
             fprintf(md, "<image: %s>", img ? img : "?");
             p += 7;
         } else {
@@ -148,7 +150,7 @@ static void sample_line(void *ctx, void *line)
     fprintf(c->md, "[%s | %s | %lld-shot | id %s]\nprompt:     ", task, setting,
             (long long)json_integer_value(json_object_get(o, "shots")),
             json_string_value(json_object_get(o, "id")) ? json_string_value(json_object_get(o, "id")) : "?");
-    if (prompt) write_prompt(c->md, prompt, images);
+    if (prompt) write_prompt(c->md, prompt, images, c->out_dir);
     else fputs("(none)", c->md);
     fprintf(c->md, "\ngeneration: %s\nanswer:     %s -> score %.2f\n\n", g ? g : "?", answers ? answers : "?",
             json_number_value(json_object_get(o, "score")));
@@ -172,6 +174,7 @@ static void samples(FILE *md, const char *out_dir, const dr_results *r, long per
             sample_ctx *c = calloc(1, sizeof *c);
             if (!c) return;
             c->per_cell = per_cell;
+            c->out_dir = out_dir;
             /* collect first (the file may be missing), then write */
             char *buf = NULL;
             size_t len = 0;
