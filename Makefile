@@ -158,7 +158,7 @@ bench: all
 deps:
 	sh tools/deps.sh
 
-# ---- the demo (docs/demo.md): world, training runs, evaluation, report -------------------------------------
+# ---- the demo (docs/demo-run.md): world, training runs, evaluation, report -------------------------------------
 # Demo programs are not part of the library: they link the static archive (internal headers allowed) and the
 # CLI's option parser, and build into $(BUILD)/demo/. `demo-tools` collects every one of them.
 DEMO_CLI_OBJ := $(BUILD)/src/cli/args.o $(BUILD)/src/cli/util.o $(BUILD)/demo/common.o

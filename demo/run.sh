@@ -1,5 +1,5 @@
 #!/bin/sh
-# demo/run.sh -- `make demo`: Frozen in miniature on the built-in world, end to end (docs/demo.md).
+# demo/run.sh -- `make demo`: Frozen in miniature on the built-in world, end to end (docs/demo-run.md).
 #
 #   sh demo/run.sh [OUT=demo-out] [SEED=1] [QUICK=1] [LM=models/demo-lm] [THREADS=2] [VAR=value ...]
 #

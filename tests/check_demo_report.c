@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define LM_DIR FRZ_FIXTURES "/prompt/lm"
 
@@ -388,6 +389,64 @@ START_TEST(plot_curves_colours_and_dashes)
 }
 END_TEST
 
+/* ---- the driver -------------------------------------------------------------------------------------------- */
+
+/* demo/run.sh QUICK=1 on the stand-in world (tests/fixtures/demo) and the fixture LM. */
+static int run_demo(const char *out, const char *world_tool)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "sh demo/run.sh QUICK=1 OUT=%s SEED=3 THREADS=1 LM=%s BUILD=%s WORLD_TOOL=%s >%s.stdout 2>%s.stderr", out,
+             LM_DIR, build_dir(), world_tool, out, out);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(driver_runs_every_stage_and_repeats_itself)
+{
+    if (access("bin/frozen", X_OK) != 0) {
+        fprintf(stderr, "driver test skipped: bin/frozen is not built (make all)\n");
+        return;
+    }
+    const char *dir = make_temp_dir(), *out = path_in(dir, "a"), *again = path_in(dir, "b");
+    ck_assert_int_eq(run_demo(out, "tests/fixtures/demo/copy_world.sh"), 0);
+    char *err = read_file_or_fail(path_in(dir, "a.stderr"), NULL);
+    ck_assert_ptr_nonnull(strstr(err, "[1/12] generate the world"));
+    ck_assert_ptr_nonnull(strstr(err, "[12/12] report"));
+    free(err);
+    char *stdout_text = read_file_or_fail(path_in(dir, "a.stdout"), NULL);
+    ck_assert_ptr_nonnull(strstr(stdout_text, "demo: the report is "));
+    ck_assert_ptr_nonnull(strstr(stdout_text, "budget"));
+    free(stdout_text);
+    /* every task has a Frozen number (its cell is not '-'); the text ceiling of VQA is there */
+    char *md = read_file_or_fail(path_in(out, "report.md"), NULL);
+    const char *rows[] = {"| captioning (held-out combos) | ", "| VQA 4-shot | ", "| binding 2-way, 1 inner-shot | ",
+                          "| binding 5-way, 1 inner-shot, task induction | ", "| knowledge (facts only the LM knows) | "};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *r = strstr(md, rows[i]);
+        ck_assert_msg(r != NULL, "no row %s", rows[i]);
+        ck_assert_msg(r[strlen(rows[i])] != '-', "no Frozen result in %s", rows[i]);
+    }
+    ck_assert_ptr_nonnull(strstr(md, "![training loss](plots/loss.png)"));
+    free(md);
+    frz_image *img = load_png(path_in(path_in(out, "plots"), "loss.png"));
+    frz_image_free(img);
+    /* the same seed gives the same table */
+    ck_assert_int_eq(run_demo(again, "tests/fixtures/demo/copy_world.sh"), 0);
+    char *t1 = read_file_or_fail(path_in(out, "table.md"), NULL), *t2 = read_file_or_fail(path_in(again, "table.md"), NULL);
+    ck_assert_str_eq(t1, t2);
+    free(t1);
+    free(t2);
+    /* a failing stage stops the run with its name and the command */
+    ck_assert_int_eq(run_demo(path_in(dir, "c"), "/bin/false"), 1);
+    err = read_file_or_fail(path_in(dir, "c.stderr"), NULL);
+    ck_assert_msg(strstr(err, "demo: FAILED at stage 1/12 (generate the world") != NULL, "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, "/bin/false --out"));
+    ck_assert_ptr_null(strstr(err, "[2/12]"));
+    free(err);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("demo_report");
@@ -397,6 +456,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, report_table_holds_the_numbers_and_the_plots_decode);
     tcase_add_test(tc, captions_right_when_shape_and_colour_match);
     tcase_add_test(tc, plot_curves_colours_and_dashes);
+    tcase_add_test(tc, driver_runs_every_stage_and_repeats_itself);
     suite_add_tcase(s, tc);
     return s;
 }

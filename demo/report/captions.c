@@ -2,7 +2,7 @@
  * output. A caption is right when its shape word and its colour word both equal the reference's: the held-out
  * part of a scene is exactly its colour/shape combination, so those two words are what the encoder must get
  * right; size, count and position words are left to other questions. Words are those of the demo world
- * (docs/demo.md), shapes in singular or plural ("crosses" is "cross"). The result is written as a harness
+ * (docs/demo-run.md), shapes in singular or plural ("crosses" is "cross"). The result is written as a harness
  * report (src/eval/report.c), task "caption", so the demo report reads it like every other result. */
 #include "report.h"
 

@@ -200,7 +200,7 @@ static int write_report(const report_args *a)
     FILE *md = path ? fopen(path, "wb") : NULL;
     int rc = md ? CLI_OK : cli_fail("%s: cannot create", path ? path : a->out);
     if (rc == CLI_OK) {
-        fputs("# libfrozen demo report\n\nFrozen in miniature on the built-in world (docs/demo.md): a vision encoder "
+        fputs("# libfrozen demo report\n\nFrozen in miniature on the built-in world (docs/demo-run.md): a vision encoder "
               "trained on captions only, through a frozen LM, then asked questions, taught new words and asked "
               "for facts only the LM knows.\n",
               md);
