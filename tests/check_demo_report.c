@@ -375,7 +375,7 @@ START_TEST(plot_curves_colours_and_dashes)
     memcpy(c[1].rgb, frz_plot_colour(5), 3);
     ck_assert_int_eq(memcmp(frz_plot_colour(12), frz_plot_colour(2), 3), 0); /* ten colours, repeating */
     uint8_t *rgb = malloc((size_t)FRZ_PLOT_W * FRZ_PLOT_H * 3);
-    frz_plot_render_curves(rgb, c, 2);
+    frz_plot_render_curves(rgb, c, 2, 0, 0);
     int solid = 0, dashed = 0;
     for (size_t i = 0; i < (size_t)FRZ_PLOT_W * FRZ_PLOT_H; i++) {
         solid += memcmp(rgb + 3 * i, frz_plot_colour(2), 3) == 0;
@@ -385,6 +385,17 @@ START_TEST(plot_curves_colours_and_dashes)
     ck_assert_int_gt(solid, 2 * 700);
     ck_assert_int_gt(dashed, solid * 8 / 14 - 20);
     ck_assert_int_lt(dashed, solid * 8 / 14 + 20);
+    /* a fixed y range: 50 of 0..100 is half-way down the plotting area (rows 20..440), whatever the data */
+    frz_plot_curve mid = {{x, y1, 2}, {0, 0, 0}, FRZ_PLOT_LINE};
+    y1[0] = y1[1] = 50;
+    memcpy(mid.rgb, frz_plot_colour(2), 3);
+    frz_plot_render_curves(rgb, &mid, 1, 0, 100);
+    int rows[FRZ_PLOT_H] = {0};
+    for (int yy = 0; yy < FRZ_PLOT_H; yy++)
+        for (int xx = 0; xx < FRZ_PLOT_W; xx++)
+            rows[yy] += memcmp(rgb + 3 * ((size_t)yy * FRZ_PLOT_W + (size_t)xx), frz_plot_colour(2), 3) == 0;
+    ck_assert_int_gt(rows[230], 600);
+    ck_assert_int_eq(rows[100], 0);
     free(rgb);
 }
 END_TEST

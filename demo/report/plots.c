@@ -25,9 +25,9 @@ static void legend_line(FILE *md, const frz_plot_curve *c, const char *what)
     fprintf(md, "- %s #%02x%02x%02x: %s\n", style_name(c->style), c->rgb[0], c->rgb[1], c->rgb[2], what);
 }
 
-static int write_png(const char *path, const frz_plot_curve *curves, size_t n)
+static int write_png(const char *path, const frz_plot_curve *curves, size_t n, double y_lo, double y_hi)
 {
-    frz_status st = frz_plot_write_curves(path, curves, n);
+    frz_status st = frz_plot_write_curves(path, curves, n, y_lo, y_hi);
     return st == FRZ_OK ? 0 : (cli_lib_error(st), -1);
 }
 
@@ -58,9 +58,11 @@ static int loss_plot(const char *out_dir, const char *plots, FILE *md)
     }
     char *png = demo_join(plots, "loss.png");
     if (rc == 0 && !png) rc = (cli_fail("out of memory"), -1);
-    if (rc == 0) rc = write_png(png, curves, n);
+    if (rc == 0) rc = write_png(png, curves, n, 0, 0);
     if (rc == 0) {
-        fputs("![training loss](plots/loss.png)\n\nTraining loss (nats per caption token) against step:\n", md);
+        fputs("![training loss](plots/loss.png)\n\nTraining loss (nats per caption token, from 0; grid lines at round "
+              "values, the numbers in OUT/runs/<run>/metrics.csv) against step:\n",
+              md);
         for (size_t i = 0; i < n; i++) legend_line(md, &curves[i], names[i]);
         if (!n) fputs("- (no run has a metrics.csv)\n", md);
     }
@@ -111,10 +113,12 @@ static int shots_plot(const dr_results *r, const char *plots, FILE *md)
         }
     char *png = demo_join(plots, "shots.png");
     if (!png) return cli_fail("out of memory"), -1;
-    int rc = write_png(png, curves, n);
+    int rc = write_png(png, curves, n, 0, 100);
     free(png);
     if (rc == 0) {
-        fputs("\n![accuracy against shots](plots/shots.png)\n\nAccuracy (%) against shots:\n", md);
+        fputs("\n![accuracy against shots](plots/shots.png)\n\nAccuracy against shots (x: shots from 0; y: 0 to "
+              "100%, a grid line every 20%):\n",
+              md);
         for (size_t i = 0; i < n; i++) legend_line(md, &curves[i], what[i]);
         if (!n) fputs("- (no VQA or binding results)\n", md);
     }

@@ -82,7 +82,7 @@ const uint8_t *frz_plot_colour(size_t k)
     return tab10[k % 10];
 }
 
-void frz_plot_render_curves(uint8_t *rgb, const frz_plot_curve *curves, size_t n)
+void frz_plot_render_curves(uint8_t *rgb, const frz_plot_curve *curves, size_t n, double y_lo, double y_hi)
 {
     static const uint8_t black[3] = {0, 0, 0}, grid[3] = {225, 225, 225};
     canvas c = {rgb, 0};
@@ -96,6 +96,7 @@ void frz_plot_render_curves(uint8_t *rgb, const frz_plot_curve *curves, size_t n
     if (r.x1 <= r.x0) r.x1 = r.x0 + 1;
     r.y0 = fmin(r.y0, 0.0);
     r.y1 = r.y1 > r.y0 ? r.y1 + 0.05 * (r.y1 - r.y0) : r.y0 + 1;
+    if (y_hi > y_lo) r.y0 = y_lo, r.y1 = y_hi;
 
     /* Grid lines and tick marks at nice values. */
     double tx = frz_plot_tick(r.x0, r.x1, 8), ty = frz_plot_tick(r.y0, r.y1, 6);
@@ -155,14 +156,14 @@ static size_t loss_curves(const frz_plot_series *loss, const frz_plot_series *va
 void frz_plot_render(uint8_t *rgb, const frz_plot_series *loss, const frz_plot_series *val)
 {
     frz_plot_curve curves[2];
-    frz_plot_render_curves(rgb, curves, loss_curves(loss, val, curves));
+    frz_plot_render_curves(rgb, curves, loss_curves(loss, val, curves), 0, 0);
 }
 
-frz_status frz_plot_write_curves(const char *path, const frz_plot_curve *curves, size_t n)
+frz_status frz_plot_write_curves(const char *path, const frz_plot_curve *curves, size_t n, double y_lo, double y_hi)
 {
     uint8_t *rgb = frz_malloc((size_t)FRZ_PLOT_W * FRZ_PLOT_H * 3, "plot");
     if (!rgb) return FRZ_ERR_NOMEM;
-    frz_plot_render_curves(rgb, curves, n);
+    frz_plot_render_curves(rgb, curves, n, y_lo, y_hi);
     frz_status st = frz_png_write_rgb(path, rgb, FRZ_PLOT_W, FRZ_PLOT_H);
     free(rgb);
     return st;
@@ -171,5 +172,5 @@ frz_status frz_plot_write_curves(const char *path, const frz_plot_curve *curves,
 frz_status frz_plot_write(const char *path, const frz_plot_series *loss, const frz_plot_series *val)
 {
     frz_plot_curve curves[2];
-    return frz_plot_write_curves(path, curves, loss_curves(loss, val, curves));
+    return frz_plot_write_curves(path, curves, loss_curves(loss, val, curves), 0, 0);
 }

@@ -43,12 +43,14 @@ typedef struct frz_plot_curve {
 /* The k-th colour of a fixed palette (matplotlib's ten "tab10" colours, repeating): rgb[3]. */
 const uint8_t *frz_plot_colour(size_t k);
 
-/* Renders n curves on shared axes (x from 0 or below, y from 0 or below, 5% headroom above) into rgb
- * (FRZ_PLOT_H, FRZ_PLOT_W, 3), in order (later curves on top). n = 0 gives the empty axes. */
-void frz_plot_render_curves(uint8_t *rgb, const frz_plot_curve *curves, size_t n);
+/* Renders n curves on shared axes into rgb (FRZ_PLOT_H, FRZ_PLOT_W, 3), in order (later curves on top); n = 0
+ * gives the empty axes. x runs from 0 (or below) to the largest x. y runs over [y_lo, y_hi] when y_hi > y_lo
+ * (e.g. 0..100 for percentages: comparable pictures), else from 0 (or below) to the largest y plus 5%. */
+void frz_plot_render_curves(uint8_t *rgb, const frz_plot_curve *curves, size_t n, double y_lo, double y_hi);
 
 /* Renders and writes them. */
-frz_status frz_plot_write_curves(const char *path, const frz_plot_curve *curves, size_t n);
+frz_status frz_plot_write_curves(const char *path, const frz_plot_curve *curves, size_t n, double y_lo,
+                                 double y_hi);
 
 /* Renders the picture into rgb (FRZ_PLOT_H, FRZ_PLOT_W, 3): the loss as a blue line (palette colour 0), the
  * validation values as red dots (colour 3). Empty series give the empty axes. */
