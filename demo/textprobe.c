@@ -75,7 +75,7 @@ static int on_option(void *ctx, size_t index, const char *value)
 
 typedef struct probe {
     const char *task, *answer;
-    char setting[128], id[32];
+    char setting[128], id[128];
     int shots;
     frz_eval_prompt segs; /* text segments only */
 } probe;
@@ -98,7 +98,7 @@ static int parse_probe(const char *file, size_t lineno, json_t *obj, probe *p)
     if (setting && !json_is_string(setting)) return cli_fail("%s: line %zu: field 'setting' must be a string", file, lineno);
     if (ti && !json_is_boolean(ti)) return cli_fail("%s: line %zu: field 'task_induction' must be a boolean", file, lineno);
     p->shots = shots ? (int)json_integer_value(shots) : 0;
-    if (json_is_string(id)) snprintf(p->id, sizeof p->id, "%.31s", json_string_value(id));
+    if (json_is_string(id)) snprintf(p->id, sizeof p->id, "%.127s", json_string_value(id));
     else if (json_is_integer(id)) snprintf(p->id, sizeof p->id, "%lld", (long long)json_integer_value(id));
     else if (id) return cli_fail("%s: line %zu: field 'id' must be a string or an integer", file, lineno);
     else snprintf(p->id, sizeof p->id, "line%zu", lineno);

@@ -174,9 +174,11 @@ int dr_score_captions(const char *ref, const char *gen, const char *out_dir, con
         rc == CLI_OK)
         rc = cli_lib_error(st);
     if (rc == CLI_OK) {
-        fprintf(stderr, "frozen-demo-report: captions %s: %zu of %zu right (%.1f%%)%s\n", setting, right, n,
-                n ? 100.0 * (double)right / (double)n : 0.0, missing ? "; some images had no caption" : "");
-        if (missing) fprintf(stderr, "frozen-demo-report: %zu reference images were not in %s (counted wrong)\n", missing, gen);
+        fprintf(stderr, "frozen-demo-report: captions %s: %zu of %zu right (%.1f%%)\n", setting, right, n,
+                n ? 100.0 * (double)right / (double)n : 0.0);
+        if (missing)
+            fprintf(stderr, "frozen-demo-report: warning: %zu reference images have no caption in %s (counted wrong)\n",
+                    missing, gen);
     }
     for (size_t i = 0; i < n_gen; i++) free(g[i].path), free(g[i].caption);
     free(g);
