@@ -4,6 +4,7 @@
 #   make check-asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fixtures        regenerate committed test fixtures (PyTorch reference, npm gpt-3-encoder)
 #   make bench           benchmarks beside the PyTorch peer (not a test)
+#   make demo            the built-in demo world end to end: OUT/report.md (demo/run.sh; OUT=demo-out SEED=1)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps            install the system packages (apt, as root) or print the apt line
 
@@ -54,7 +55,7 @@ LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
 .PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check \
-        run compile-all demo-lm
+        run compile-all demo-lm demo demo-tools
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
 
@@ -158,6 +159,30 @@ bench: all
 deps:
 	sh tools/deps.sh
 
+# ---- the demo (docs/demo-run.md): world, training runs, evaluation, report -------------------------------------
+# Demo programs are not part of the library: they link the static archive (internal headers allowed) and the
+# CLI's option parser, and build into $(BUILD)/demo/. `demo-tools` collects every one of them.
+DEMO_CLI_OBJ := $(BUILD)/src/cli/args.o $(BUILD)/src/cli/util.o $(BUILD)/demo/common.o
+DEMO_REPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard demo/report/*.c)))
+DEMO_REPORT_BIN := $(BUILD)/demo/frozen-demo-textprobe $(BUILD)/demo/frozen-demo-report
+
+$(BUILD)/demo/frozen-demo-textprobe: $(BUILD)/demo/textprobe.o $(DEMO_CLI_OBJ) $(ARCHIVE)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BUILD)/demo/textprobe.o $(DEMO_CLI_OBJ) $(ARCHIVE) $(DEPS_LIBS)
+$(BUILD)/demo/frozen-demo-report: $(DEMO_REPORT_OBJ) $(DEMO_CLI_OBJ) $(ARCHIVE)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(DEMO_REPORT_OBJ) $(DEMO_CLI_OBJ) $(ARCHIVE) $(DEPS_LIBS)
+
+demo-tools: $(DEMO_REPORT_BIN)
+
+# Their test runs the programs themselves.
+$(BUILD)/tests/check_demo_report: $(DEMO_REPORT_BIN)
+
+DEMO_ARGS := $(if $(OUT),OUT=$(OUT)) $(if $(SEED),SEED=$(SEED)) $(if $(QUICK),QUICK=$(QUICK)) \
+             $(if $(LM),LM=$(LM)) $(if $(THREADS),THREADS=$(THREADS))
+demo:
+	@sh tools/deps.sh build
+	@$(MAKE) --no-print-directory all demo-tools
+	@BUILD=$(BUILD) sh demo/run.sh $(DEMO_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 644 include/frozen.h $(DESTDIR)$(INCDIR)/frozen.h
@@ -175,4 +200,4 @@ uninstall:
 clean:
 	rm -rf build build-asan lib/libfrozen* lib/frozen.pc bin/frozen
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DEMO_REPORT_OBJ:.o=.d) $(BUILD)/demo/textprobe.d $(BUILD)/demo/common.d

@@ -56,6 +56,32 @@ static int parse_row(const char *line, int64_t *step, float *loss, double *val_p
     return 1;
 }
 
+/* Reads the rows of an open metrics file into the history, those with step <= keep_until only; each kept row is
+ * also copied to `copy` (named copy_name in messages) when that is not NULL. */
+static frz_status scan_rows(frz_metrics *m, FILE *in, int64_t keep_until, FILE *copy, const char *copy_name)
+{
+    frz_status st = FRZ_OK;
+    char line[512];
+    size_t lineno = 0;
+    while (st == FRZ_OK && fgets(line, sizeof line, in)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] != '\n' && !feof(in))
+            return frz_fail(FRZ_ERR_FORMAT, "%s:%zu: line too long for a metrics row", m->path, lineno);
+        if (lineno == 1 && strncmp(line, FRZ_METRICS_HEADER, strlen(FRZ_METRICS_HEADER)) == 0) continue;
+        int64_t step;
+        float loss;
+        double val;
+        if (!parse_row(line, &step, &loss, &val))
+            return frz_fail(FRZ_ERR_FORMAT, "%s:%zu: not a metrics row (" FRZ_METRICS_HEADER ")", m->path, lineno);
+        if (step > keep_until) continue;
+        st = remember(m, step, loss, val);
+        if (st == FRZ_OK && copy && fputs(line, copy) == EOF) st = frz_fail(FRZ_ERR_IO, "%s: write error", copy_name);
+    }
+    if (st == FRZ_OK && ferror(in)) st = frz_fail(FRZ_ERR_IO, "%s: read error", m->path);
+    return st;
+}
+
 /* Keeps the rows of the existing file up to keep_until: rewrites it through a temporary file. */
 static frz_status reload(frz_metrics *m, int64_t keep_until, int *existed)
 {
@@ -73,28 +99,7 @@ static frz_status reload(frz_metrics *m, int64_t keep_until, int *existed)
         if (!out) st = frz_fail(FRZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
         else if (fputs(FRZ_METRICS_HEADER "\n", out) == EOF) st = frz_fail(FRZ_ERR_IO, "%s: write error", tmp);
     }
-    char line[512];
-    size_t lineno = 0;
-    while (st == FRZ_OK && fgets(line, sizeof line, in)) {
-        lineno++;
-        size_t len = strlen(line);
-        if (len > 0 && line[len - 1] != '\n' && !feof(in)) {
-            st = frz_fail(FRZ_ERR_FORMAT, "%s:%zu: line too long for a metrics row", m->path, lineno);
-            break;
-        }
-        if (lineno == 1 && strncmp(line, FRZ_METRICS_HEADER, strlen(FRZ_METRICS_HEADER)) == 0) continue;
-        int64_t step;
-        float loss;
-        double val;
-        if (!parse_row(line, &step, &loss, &val)) {
-            st = frz_fail(FRZ_ERR_FORMAT, "%s:%zu: not a metrics row (" FRZ_METRICS_HEADER ")", m->path, lineno);
-            break;
-        }
-        if (step > keep_until) continue;
-        st = remember(m, step, loss, val);
-        if (st == FRZ_OK && fputs(line, out) == EOF) st = frz_fail(FRZ_ERR_IO, "%s: write error", tmp);
-    }
-    if (st == FRZ_OK && ferror(in)) st = frz_fail(FRZ_ERR_IO, "%s: read error", m->path);
+    if (st == FRZ_OK) st = scan_rows(m, in, keep_until, out, tmp);
     fclose(in);
     if (out) {
         if (fclose(out) != 0 && st == FRZ_OK) st = frz_fail(FRZ_ERR_IO, "%s: write error", tmp);
@@ -130,9 +135,29 @@ frz_status frz_metrics_open(const char *path, int64_t keep_until, frz_metrics **
     return FRZ_OK;
 }
 
+frz_status frz_metrics_read(const char *path, frz_metrics **out)
+{
+    *out = NULL;
+    frz_metrics *m = frz_calloc(1, sizeof *m, "metrics");
+    if (!m) return FRZ_ERR_NOMEM;
+    m->path = frz_strdup(path, "metrics path");
+    frz_status st = m->path ? FRZ_OK : FRZ_ERR_NOMEM;
+    FILE *in = st == FRZ_OK ? fopen(path, "rb") : NULL;
+    if (st == FRZ_OK && !in) st = frz_fail(FRZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (st == FRZ_OK) st = scan_rows(m, in, INT64_MAX, NULL, NULL);
+    if (in) fclose(in);
+    if (st != FRZ_OK) {
+        frz_metrics_close(m);
+        return st;
+    }
+    *out = m;
+    return FRZ_OK;
+}
+
 frz_status frz_metrics_add(frz_metrics *m, int64_t step, int32_t epoch, float loss, double val_ppl,
                            double images_per_s, float lr)
 {
+    if (!m->f) return frz_fail(FRZ_ERR_INVALID_ARG, "%s: opened for reading only", m->path);
     char val[40] = "";
     if (val_ppl > 0) snprintf(val, sizeof val, "%.9g", val_ppl);
     if (fprintf(m->f, "%lld,%d,%.9g,%s,%.3f,%.9g\n", (long long)step, (int)epoch, (double)loss, val, images_per_s,

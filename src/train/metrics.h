@@ -28,6 +28,9 @@ typedef struct frz_metrics {
  * keep_until are kept (and loaded into the history); a missing file starts fresh. A malformed row is
  * FRZ_ERR_FORMAT naming "file:line". */
 frz_status frz_metrics_open(const char *path, int64_t keep_until, frz_metrics **out);
+/* Reads an existing file's history only (for reports and plots): a handle that frz_metrics_plot and the
+ * step/loss/vstep/vloss arrays serve, and frz_metrics_add refuses. Same row rules and errors as above. */
+frz_status frz_metrics_read(const char *path, frz_metrics **out);
 /* Appends a row (flushed at once). val_ppl 0: none. */
 frz_status frz_metrics_add(frz_metrics *m, int64_t step, int32_t epoch, float loss, double val_ppl,
                            double images_per_s, float lr);

@@ -1,4 +1,4 @@
-/* plot.c -- the loss-curve picture (see plot.h): axes, grid, ticks, a polyline and dots, no text. */
+/* plot.c -- the loss-curve picture (see plot.h): axes, grid, ticks, polylines and dots, no text. */
 #include "train/plot.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 
 typedef struct canvas {
     uint8_t *rgb;
+    unsigned dash; /* dashed lines: 0 solid, else the pixels drawn so far along the curve */
 } canvas;
 
 static void put(canvas *c, int x, int y, const uint8_t col[3])
@@ -26,7 +27,9 @@ static void line(canvas *c, int x0, int y0, int x1, int y1, const uint8_t col[3]
 {
     int dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1, dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1, err = dx + dy;
     for (;;) {
-        for (int t = 0; t < thick; t++)
+        /* dashes of 8 pixels on, 6 off, continued from one segment to the next */
+        int on = !c->dash || (c->dash++ - 1) % 14 < 8;
+        for (int t = 0; on && t < thick; t++)
             if (x0 >= LEFT && x0 <= RIGHT && y0 + t >= TOP && y0 + t <= BOTTOM) put(c, x0, y0 + t, col);
         if (x0 == x1 && y0 == y1) break;
         int e2 = 2 * err;
@@ -71,22 +74,29 @@ static void extend(range *r, const frz_plot_series *s, int *any)
 static int px(const range *r, double x) { return LEFT + (int)lround((x - r->x0) / (r->x1 - r->x0) * (RIGHT - LEFT)); }
 static int py(const range *r, double y) { return BOTTOM - (int)lround((y - r->y0) / (r->y1 - r->y0) * (BOTTOM - TOP)); }
 
-void frz_plot_render(uint8_t *rgb, const frz_plot_series *loss, const frz_plot_series *val)
+const uint8_t *frz_plot_colour(size_t k)
 {
-    static const uint8_t black[3] = {0, 0, 0}, grid[3] = {225, 225, 225},
-                         blue[3] = {31, 119, 180}, red[3] = {214, 39, 40};
-    canvas c = {rgb};
+    static const uint8_t tab10[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
+                                         {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
+                                         {188, 189, 34}, {23, 190, 207}};
+    return tab10[k % 10];
+}
+
+void frz_plot_render_curves(uint8_t *rgb, const frz_plot_curve *curves, size_t n, double y_lo, double y_hi)
+{
+    static const uint8_t black[3] = {0, 0, 0}, grid[3] = {225, 225, 225};
+    canvas c = {rgb, 0};
     memset(rgb, 255, (size_t)FRZ_PLOT_W * FRZ_PLOT_H * 3);
 
     range r = {0, 1, 0, 1};
     int any = 0;
-    extend(&r, loss, &any);
-    extend(&r, val, &any);
+    for (size_t k = 0; k < n; k++) extend(&r, &curves[k].s, &any);
     /* Steps from 0, losses from 0 (or below when negative), some headroom above. */
     r.x0 = fmin(r.x0, 0.0);
     if (r.x1 <= r.x0) r.x1 = r.x0 + 1;
     r.y0 = fmin(r.y0, 0.0);
     r.y1 = r.y1 > r.y0 ? r.y1 + 0.05 * (r.y1 - r.y0) : r.y0 + 1;
+    if (y_hi > y_lo) r.y0 = y_lo, r.y1 = y_hi;
 
     /* Grid lines and tick marks at nice values. */
     double tx = frz_plot_tick(r.x0, r.x1, 8), ty = frz_plot_tick(r.y0, r.y1, 6);
@@ -104,25 +114,63 @@ void frz_plot_render(uint8_t *rgb, const frz_plot_series *loss, const frz_plot_s
     for (int x = LEFT; x <= RIGHT; x++) put(&c, x, BOTTOM, black), put(&c, x, BOTTOM + 1, black);
     for (int y = TOP; y <= BOTTOM; y++) put(&c, LEFT, y, black), put(&c, LEFT - 1, y, black);
 
-    /* The training loss as a polyline through its finite points. */
-    int have = 0, X0 = 0, Y0 = 0;
-    for (size_t i = 0; loss && i < loss->n; i++) {
-        if (!isfinite(loss->y[i])) continue;
-        int X = px(&r, (double)loss->x[i]), Y = py(&r, loss->y[i]);
-        if (have) line(&c, X0, Y0, X, Y, blue, 2);
-        else line(&c, X, Y, X, Y, blue, 2);
-        X0 = X, Y0 = Y, have = 1;
+    for (size_t k = 0; k < n; k++) {
+        const frz_plot_series *s = &curves[k].s;
+        const uint8_t *col = curves[k].rgb;
+        const frz_plot_style style = curves[k].style;
+        if (style != FRZ_PLOT_DOTS) { /* a polyline through the finite points */
+            int have = 0, X0 = 0, Y0 = 0;
+            c.dash = style == FRZ_PLOT_DASHED ? 1 : 0;
+            for (size_t i = 0; i < s->n; i++) {
+                if (!isfinite(s->y[i])) continue;
+                int X = px(&r, (double)s->x[i]), Y = py(&r, s->y[i]);
+                if (have) line(&c, X0, Y0, X, Y, col, 2);
+                else line(&c, X, Y, X, Y, col, 2);
+                X0 = X, Y0 = Y, have = 1;
+            }
+            c.dash = 0;
+        }
+        if (style == FRZ_PLOT_DOTS || style == FRZ_PLOT_LINE_DOTS)
+            for (size_t i = 0; i < s->n; i++)
+                if (isfinite(s->y[i])) dot(&c, px(&r, (double)s->x[i]), py(&r, s->y[i]), col);
     }
-    for (size_t i = 0; val && i < val->n; i++)
-        if (isfinite(val->y[i])) dot(&c, px(&r, (double)val->x[i]), py(&r, val->y[i]), red);
+}
+
+/* The training-run picture: two curves of the general renderer. */
+static size_t loss_curves(const frz_plot_series *loss, const frz_plot_series *val, frz_plot_curve out[2])
+{
+    size_t n = 0;
+    if (loss) {
+        out[n].s = *loss;
+        memcpy(out[n].rgb, frz_plot_colour(0), 3);
+        out[n++].style = FRZ_PLOT_LINE;
+    }
+    if (val) {
+        out[n].s = *val;
+        memcpy(out[n].rgb, frz_plot_colour(3), 3);
+        out[n++].style = FRZ_PLOT_DOTS;
+    }
+    return n;
+}
+
+void frz_plot_render(uint8_t *rgb, const frz_plot_series *loss, const frz_plot_series *val)
+{
+    frz_plot_curve curves[2];
+    frz_plot_render_curves(rgb, curves, loss_curves(loss, val, curves), 0, 0);
+}
+
+frz_status frz_plot_write_curves(const char *path, const frz_plot_curve *curves, size_t n, double y_lo, double y_hi)
+{
+    uint8_t *rgb = frz_malloc((size_t)FRZ_PLOT_W * FRZ_PLOT_H * 3, "plot");
+    if (!rgb) return FRZ_ERR_NOMEM;
+    frz_plot_render_curves(rgb, curves, n, y_lo, y_hi);
+    frz_status st = frz_png_write_rgb(path, rgb, FRZ_PLOT_W, FRZ_PLOT_H);
+    free(rgb);
+    return st;
 }
 
 frz_status frz_plot_write(const char *path, const frz_plot_series *loss, const frz_plot_series *val)
 {
-    uint8_t *rgb = frz_malloc((size_t)FRZ_PLOT_W * FRZ_PLOT_H * 3, "loss plot");
-    if (!rgb) return FRZ_ERR_NOMEM;
-    frz_plot_render(rgb, loss, val);
-    frz_status st = frz_png_write_rgb(path, rgb, FRZ_PLOT_W, FRZ_PLOT_H);
-    free(rgb);
-    return st;
+    frz_plot_curve curves[2];
+    return frz_plot_write_curves(path, curves, loss_curves(loss, val, curves), 0, 0);
 }
