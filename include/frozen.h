@@ -621,25 +621,26 @@ FRZ_API frz_status frz_prompt_score(frz_session *s, int32_t seq, const frz_promp
 
 /* ======================================================================================================= */
 /* Issue 5: training a byte-level BPE tokenizer (GPT-2 format) on a text corpus.                           */
-/*                                                                                                           */
-/*     frz_tokenizer_train_params tp; frz_tokenizer_train_params_init(&tp);                                 */
-/*     tp.vocab_size = 4096;                                                                                */
-/*     frz_tokenizer_train("corpus.txt", "models/my-lm", &tp, NULL);   // writes vocab.json, merges.txt     */
-/*                                                                                                           */
-/* The corpus is pre-tokenized with GPT-2's pattern exactly as frz_tokenize splits text (invalid UTF-8 included:  */
-/* maximal invalid runs are words of their own) and the words are counted. Training starts from the 256 byte */
-/* symbols and repeatedly merges the adjacent pair with the highest count (each occurrence in each word,      */
-/* weighted by the word's count). Ties go to the pair whose merged bytes are lexicographically smallest       */
-/* (unsigned bytes, a prefix before its extensions), then to the one with the shorter left part. A merge is    */
-/* applied to every word, left to right without overlap. Training stops when the vocabulary holds vocab_size   */
-/* entries (the 256 bytes, one per distinct merged string, and <|endoftext|>, which takes the last id as in     */
-/* GPT-2) or when no pair occurs min_frequency times. A merged string can arise from two different pairs       */
-/* ("ab"+"c", "a"+"bc"): both merges are listed, and the token has one id. Ids: the bytes first, in GPT-2's     */
-/* order (that of their characters in the byte-level alphabet), then new tokens in the order they were made.   */
-/* Same corpus and parameters give byte-identical files, whatever n_threads.                                  */
-/* Output (the folder is created if missing; each file written atomically, a temporary renamed over it):      */
+/*                                                                                                         */
+/*     frz_tokenizer_train_params tp; frz_tokenizer_train_params_init(&tp);                                */
+/*     tp.vocab_size = 4096;                                                                               */
+/*     frz_tokenizer_train("corpus.txt", "models/my-lm", &tp, NULL);   // writes vocab.json, merges.txt    */
+/*                                                                                                         */
+/* The corpus is pre-tokenized with GPT-2's pattern exactly as frz_tokenize splits text (invalid UTF-8     */
+/* included: maximal invalid runs are words of their own) and the words are counted. Training starts from  */
+/* the 256 byte symbols and repeatedly merges the adjacent pair with the highest count (each occurrence    */
+/* in each word, weighted by the word's count). Ties go to the pair whose merged bytes are                 */
+/* lexicographically smallest (unsigned bytes, a prefix before its extensions), then to the one with the   */
+/* shorter left part. A merge is applied to every word, left to right without overlap. Training stops      */
+/* when the vocabulary holds vocab_size entries (the 256 bytes, one per distinct merged string, and        */
+/* <|endoftext|>, which takes the last id as in GPT-2) or when no pair occurs min_frequency times. A       */
+/* merged string can arise from two different pairs ("ab"+"c", "a"+"bc"): both merges are listed, and the  */
+/* token has one id. Ids: the bytes first, in GPT-2's order (that of their characters in the byte-level    */
+/* alphabet), then new tokens in the order they were made. Same corpus and parameters give byte-identical  */
+/* files, whatever n_threads.                                                                              */
+/* Output (the folder is created if missing; each file written atomically, a temporary renamed over it):   */
 /*   vocab.json   {"token": id, ...} by id, GPT-2's style (", ", ": ", non-ASCII escaped as by json.dumps) */
-/*   merges.txt   "#version: 0.2", then one merge "left right" per line by rank, newline-terminated             */
+/*   merges.txt   "#version: 0.2", then one merge "left right" per line by rank, newline-terminated        */
 /* ------------------------------------------------------------------------------------------------------- */
 
 typedef struct frz_tokenizer_train_params {
