@@ -619,6 +619,63 @@ FRZ_API frz_status frz_prompt_generate(frz_session *s, int32_t seq, const frz_pr
 FRZ_API frz_status frz_prompt_score(frz_session *s, int32_t seq, const frz_prompt *pr,
                                     const char *const *candidates, size_t n_candidates, double *logprobs);
 
+/* ======================================================================================================= */
+/* Issue 5: training a byte-level BPE tokenizer (GPT-2 format) on a text corpus.                           */
+/*                                                                                                         */
+/*     frz_tokenizer_train_params tp; frz_tokenizer_train_params_init(&tp);                                */
+/*     tp.vocab_size = 4096;                                                                               */
+/*     frz_tokenizer_train("corpus.txt", "models/my-lm", &tp, NULL);   // writes vocab.json, merges.txt    */
+/*                                                                                                         */
+/* The corpus is pre-tokenized with GPT-2's pattern exactly as frz_tokenize splits text (invalid UTF-8     */
+/* included: maximal invalid runs are words of their own) and the words are counted. Training starts from  */
+/* the 256 byte symbols and repeatedly merges the adjacent pair with the highest count (each occurrence    */
+/* in each word, weighted by the word's count). Ties go to the pair whose merged bytes are                 */
+/* lexicographically smallest (unsigned bytes, a prefix before its extensions), then to the one with the   */
+/* shorter left part. A merge is applied to every word, left to right without overlap. Training stops      */
+/* when the vocabulary holds vocab_size entries (the 256 bytes, one per distinct merged string, and        */
+/* <|endoftext|>, which takes the last id as in GPT-2) or when no pair occurs min_frequency times. A       */
+/* merged string can arise from two different pairs ("ab"+"c", "a"+"bc"): both merges are listed, and the  */
+/* token has one id. Ids: the bytes first, in GPT-2's order (that of their characters in the byte-level    */
+/* alphabet), then new tokens in the order they were made. Same corpus and parameters give byte-identical  */
+/* files, whatever n_threads.                                                                              */
+/* Output (the folder is created if missing; each file written atomically, a temporary renamed over it):   */
+/*   vocab.json   {"token": id, ...} by id, GPT-2's style (", ", ": ", non-ASCII escaped as by json.dumps) */
+/*   merges.txt   "#version: 0.2", then one merge "left right" per line by rank, newline-terminated        */
+/* ------------------------------------------------------------------------------------------------------- */
+
+typedef struct frz_tokenizer_train_params {
+    size_t struct_size;       /* set by frz_tokenizer_train_params_init */
+    int32_t vocab_size;       /* entries in vocab.json, <|endoftext|> included; >= 257. Default 50257 (GPT-2's) */
+    int32_t min_frequency;    /* >= 1: a pair occurring fewer times is never merged. Default 2 */
+    int32_t n_threads;        /* threads that pre-tokenize and count the corpus. Default 1 */
+    int tab_segments;         /* 1: TAB and line ends separate segments, each pre-tokenized on its own; the
+                               * separators are not text (the layout of `frozen pretrain --tab-segments`
+                               * corpora). 0 (default): the whole file is one text, line ends included */
+    frz_abort_fn abort;       /* polled while counting and between merges: FRZ_ERR_CANCELLED, nothing written */
+    void *abort_data;
+} frz_tokenizer_train_params;
+
+/* What a training run did. The caller sets struct_size (sizeof its struct); the library fills what fits. */
+typedef struct frz_tokenizer_train_stats {
+    size_t struct_size;
+    int64_t n_bytes;          /* corpus size */
+    int64_t n_words;          /* pre-tokens counted */
+    int64_t n_unique_words;
+    int32_t n_merges;         /* lines in merges.txt after the version line */
+    int32_t n_vocab;          /* entries in vocab.json */
+    int64_t last_count;       /* how often the last merged pair occurred (0 without merges) */
+    double count_s;           /* seconds reading, pre-tokenizing and counting */
+    double merge_s;           /* seconds learning merges and writing the files */
+} frz_tokenizer_train_stats;
+
+FRZ_API void frz_tokenizer_train_params_init(frz_tokenizer_train_params *p);
+
+/* Trains on the corpus file (params NULL: the defaults) and writes out_dir/vocab.json and out_dir/merges.txt.
+ * stats may be NULL. FRZ_ERR_IO names a file that cannot be read or written; FRZ_ERR_FORMAT an empty corpus
+ * (or one of separators only); FRZ_ERR_INVALID_ARG a bad parameter (vocab_size below 257, ...). */
+FRZ_API frz_status frz_tokenizer_train(const char *corpus_path, const char *out_dir,
+                                       const frz_tokenizer_train_params *params, frz_tokenizer_train_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -268,5 +268,55 @@ else
     fail "train with a missing data file exits 1 naming it" "rc=$rc err=$(cat "$TMP/err")"
 fi
 
+# ---- tokenizer-train ---------------------------------------------------------------------------------------------
+# A corpus of 40 samples, each followed by three newlines (GPT-2's pattern makes that "\n\n" + "\n", a word of
+# two newlines, unless --tab-segments drops line ends): the files appear, merges.txt has vocab-size - 257
+# merges after its version line, and the thread count does not change the files.
+i=0
+: >"$TMP/corpus.txt"
+while [ $i -lt 40 ]; do
+    printf 'a small red circle on the left\tQuestion: What colour is the shape? Answer: red %d\n\n\n' $i >>"$TMP/corpus.txt"
+    i=$((i + 1))
+done
+run tokenizer-train --data "$TMP/corpus.txt" --out "$TMP/tok1" --vocab-size 300 --threads 1
+if [ $rc -eq 0 ] && grep -q "^vocab 300 tokens, 43 merges" "$TMP/out" && [ "$(head -n 1 "$TMP/tok1/merges.txt")" = "#version: 0.2" ] \
+    && [ "$(wc -l <"$TMP/tok1/merges.txt")" -eq 44 ] && grep -q '"<|endoftext|>": 299}$' "$TMP/tok1/vocab.json"; then
+    ok "tokenizer-train writes vocab.json (300 ids, <|endoftext|> last) and merges.txt (43 merges)"
+else
+    fail "tokenizer-train writes vocab.json and merges.txt" "rc=$rc out=$(cat "$TMP/out") err=$(cat "$TMP/err")"
+fi
+run tokenizer-train --data "$TMP/corpus.txt" --out "$TMP/tok2" --vocab-size 300 --threads 2 --tab-segments
+run tokenizer-train --data "$TMP/corpus.txt" --out "$TMP/tok3" --vocab-size 300 --threads 1 --tab-segments
+if [ $rc -eq 0 ] && cmp -s "$TMP/tok2/merges.txt" "$TMP/tok3/merges.txt" && cmp -s "$TMP/tok2/vocab.json" "$TMP/tok3/vocab.json" \
+    && ! cmp -s "$TMP/tok1/merges.txt" "$TMP/tok3/merges.txt"; then
+    ok "tokenizer-train: the same files with 1 or 2 threads; --tab-segments changes them"
+else
+    fail "tokenizer-train: the same files with 1 or 2 threads" "rc=$rc err=$(cat "$TMP/err")"
+fi
+printf '\t\n\t\t\n' >"$TMP/seps.txt"
+run tokenizer-train --data "$TMP/seps.txt" --out "$TMP/tok4" --vocab-size 300 --tab-segments
+if [ $rc -eq 1 ] && grep -q "$TMP/seps.txt: the corpus is empty" "$TMP/err" && [ ! -e "$TMP/tok4" ]; then
+    ok "tokenizer-train --tab-segments on separators only exits 1 (empty) and writes nothing"
+else
+    fail "tokenizer-train --tab-segments on separators only exits 1" "rc=$rc err=$(cat "$TMP/err")"
+fi
+run tokenizer-train --data "$TMP/seps.txt" --out "$TMP/tok4" --vocab-size 300
+if [ $rc -eq 0 ] && [ -f "$TMP/tok4/vocab.json" ]; then
+    ok "tokenizer-train without --tab-segments takes TABs and newlines as text"
+else
+    fail "tokenizer-train without --tab-segments takes TABs and newlines as text" "rc=$rc err=$(cat "$TMP/err")"
+fi
+run tokenizer-train --data "$TMP/no-such-corpus.txt" --out "$TMP/tok5" --vocab-size 300
+if [ $rc -eq 1 ] && grep -q "no-such-corpus.txt" "$TMP/err"; then
+    ok "tokenizer-train with a missing corpus exits 1 naming it"
+else
+    fail "tokenizer-train with a missing corpus exits 1 naming it" "rc=$rc err=$(cat "$TMP/err")"
+fi
+expect_usage "tokenizer-train without --vocab-size" tokenizer-train --data "$TMP/corpus.txt" --out "$TMP/tok6"
+expect_usage "tokenizer-train --vocab-size 256" tokenizer-train --data "$TMP/corpus.txt" --out "$TMP/tok6" --vocab-size 256
+expect_usage "tokenizer-train --min-frequency 0" tokenizer-train --data "$TMP/corpus.txt" --out "$TMP/tok6" \
+    --vocab-size 300 --min-frequency 0
+expect_usage "tokenizer-train without --out" tokenizer-train --data "$TMP/corpus.txt" --vocab-size 300
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,7 +7,7 @@ set -e
 build="gcc make pkg-config libopenblas-dev libpcre2-dev libjansson-dev libpng-dev libjpeg-dev check libsubunit-dev"
 case "${1:-build}" in
     build) want="$build" ;;
-    fixtures) want="$build python3-torch python3-numpy python3-pil nodejs npm" ;;
+    fixtures) want="$build python3-torch python3-numpy python3-pil python3-regex nodejs npm" ;;
     bench) want="$build python3-torch python3-numpy" ;;
     *) echo "usage: sh tools/deps.sh [build|fixtures|bench]" >&2; exit 2 ;;
 esac

@@ -102,6 +102,7 @@ int cmd_train(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_tokenizer_train(int argc, char **argv);
 
 /* Ctrl-C: the first SIGINT sets a flag that the library's abort callbacks poll (cli_abort_requested), so the
  * running command finishes its current unit of work (a token, a step, an example) and stops cleanly. With

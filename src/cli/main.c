@@ -21,6 +21,8 @@ static const char usage[] =
     "                                            continue a prompt of text and images\n"
     "  eval        vqa|binding --lm DIR --model RUNDIR ... --out OUTDIR\n"
     "                                            few-shot evaluation (VQAv2/OK-VQA, concept binding)\n"
+    "  tokenizer-train --data FILE --out DIR --vocab-size N\n"
+    "                                            learn a byte-level BPE vocabulary (vocab.json, merges.txt)\n"
     "  info                                      version, BLAS kernel, threads\n"
     "\n"
     "  frozen COMMAND --help    options of a command\n"
@@ -37,6 +39,7 @@ static const struct {
     {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"generate", cmd_generate},
     {"score", cmd_score},       {"info", cmd_info},         {"train", cmd_train},
     {"caption", cmd_caption},   {"ask", cmd_ask},           {"eval", cmd_eval},
+    {"tokenizer-train", cmd_tokenizer_train},
 };
 
 int main(int argc, char **argv)

@@ -13,7 +13,7 @@
 
 /* GPT-2's bytes_to_unicode(): printable Latin-1 bytes stand for themselves; the other 68 (controls, space, DEL,
  * NBSP, soft hyphen) take U+0100, U+0101, ... in byte order, so that every byte is a visible character. */
-static void byte_alphabet(uint32_t cp[256])
+void frz_byte_alphabet(uint32_t cp[256])
 {
     uint32_t n = 0;
     for (int b = 0; b < 256; b++) {
@@ -151,7 +151,7 @@ static frz_status load_vocab(frz_tokenizer *tok, const char *path, json_t **json
 
     uint32_t cp[256];
     int16_t inv[ALPHABET_SPAN];
-    byte_alphabet(cp);
+    frz_byte_alphabet(cp);
     for (int i = 0; i < ALPHABET_SPAN; i++) inv[i] = -1;
     for (int b = 0; b < 256; b++) inv[cp[b]] = (int16_t)b;
 

@@ -5,6 +5,7 @@
  *   bpe.c         byte-level BPE of one pre-token, in id space
  *   pretok.c      the GPT-2 pre-tokenisation regex (PCRE2), invalid UTF-8 included
  *   tokenizer.c   encode (special tokens, pre-tokens, BPE), accessors, free
+ *   bpe_train*.c  training a vocabulary and merges on a corpus (bpe_train.h)
  */
 #ifndef FRZ_TOK_INTERNAL_H
 #define FRZ_TOK_INTERNAL_H
@@ -21,6 +22,9 @@
 #define FRZ_TOK_SHOW 80
 
 /* ---- load.c ----------------------------------------------------------------------------------------- */
+
+/* GPT-2's bytes_to_unicode(): the code point that stands for each byte in vocab.json and merges.txt. */
+void frz_byte_alphabet(uint32_t cp[256]);
 
 /* The vocabulary's keys -> ids while loading (the keys point into the parsed JSON). FNV-1a hashes, so that the
  * hash of left+right continues from the hash of left. */

