@@ -2,6 +2,7 @@
 //!   1. FROZEN_LIB_DIR, a folder holding libfrozen.so (e.g. the repository's lib/ after `make`);
 //!   2. pkg-config's `frozen` package (an installed library, `make install`);
 //!   3. the repository's lib/ beside this crate (examples/rust -> ../../lib), when it holds the library.
+//!
 //! The folder found is also put in the run-time search path (rpath), so tests and examples run in place.
 
 use std::path::{Path, PathBuf};

@@ -53,8 +53,11 @@ impl<'a> Prompt<'a> {
         let mut out = std::ptr::null_mut();
         // SAFETY: live handles (or NULL for v and p) that the borrow keeps alive.
         check(unsafe { sys::frz_prompt_create(lm.as_ptr(), v, p, &mut out) })?;
-        Ok(Prompt { ptr: NonNull::new(out).expect("frz_prompt_create: FRZ_OK and NULL"), n_embd: lm.n_embd(),
-                    _borrows: PhantomData })
+        Ok(Prompt {
+            ptr: NonNull::new(out).expect("frz_prompt_create: FRZ_OK and NULL"),
+            n_embd: lm.n_embd(),
+            _borrows: PhantomData,
+        })
     }
 
     /// Threads that encode images (>= 1).
@@ -109,8 +112,13 @@ impl<'a> Prompt<'a> {
         check(unsafe { sys::frz_prompt_add_image_memory(self.ptr.as_ptr(), bytes.as_ptr().cast(), bytes.len(), np) })?;
         Ok(self)
     }
-    pub fn add_image_rgb8(&mut self, pixels: &[u8], width: i32, height: i32, stride: Option<usize>)
-                          -> Result<&mut Self> {
+    pub fn add_image_rgb8(
+        &mut self,
+        pixels: &[u8],
+        width: i32,
+        height: i32,
+        stride: Option<usize>,
+    ) -> Result<&mut Self> {
         let stride = check_rgb8(pixels, width, height, stride)?;
         // SAFETY: the rows were checked to lie within pixels.
         check(unsafe { sys::frz_prompt_add_image_rgb8(self.ptr.as_ptr(), pixels.as_ptr(), width, height, stride) })?;
@@ -119,8 +127,10 @@ impl<'a> Prompt<'a> {
     /// Whole vectors of the model's width, one position each (copied).
     pub fn add_embeddings(&mut self, embd: &[f32]) -> Result<&mut Self> {
         if self.n_embd == 0 || embd.len() % self.n_embd != 0 {
-            return Err(Error::new(Status::Shape,
-                                  format!("{} floats are not whole vectors of {}", embd.len(), self.n_embd)));
+            return Err(Error::new(
+                Status::Shape,
+                format!("{} floats are not whole vectors of {}", embd.len(), self.n_embd),
+            ));
         }
         let n = embd.len() / self.n_embd;
         // SAFETY: n * n_embd floats.

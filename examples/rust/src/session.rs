@@ -271,8 +271,13 @@ impl<'m> Session<'m> {
         &mut self,
         params: &GenerateParams,
         on_token: Option<&mut dyn FnMut(i32) -> ControlFlow<()>>,
-        call: impl FnOnce(*mut sys::frz_session, *const sys::frz_generate_params, *mut i32, usize, &mut usize)
-            -> sys::frz_status,
+        call: impl FnOnce(
+            *mut sys::frz_session,
+            *const sys::frz_generate_params,
+            *mut i32,
+            usize,
+            &mut usize,
+        ) -> sys::frz_status,
     ) -> Result<Vec<i32>> {
         let stops = params.stop.iter().map(|s| cstring(s, "a stop string")).collect::<Result<Vec<CString>>>()?;
         let stop_ptrs: Vec<*const c_char> = stops.iter().map(|s| s.as_ptr()).collect();

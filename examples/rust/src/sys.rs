@@ -197,97 +197,216 @@ extern "C" {
     pub fn frz_lm_free(lm: *mut frz_lm);
     pub fn frz_lm_get(lm: *const frz_lm, prop: frz_lm_prop) -> i64;
 
-    pub fn frz_tokenize(lm: *const frz_lm, text: *const c_char, len: usize, flags: c_uint, ids: *mut i32,
-                        cap: usize, n_ids: *mut usize) -> frz_status;
-    pub fn frz_detokenize(lm: *const frz_lm, ids: *const i32, n_ids: usize, text: *mut c_char, cap: usize,
-                          n_bytes: *mut usize) -> frz_status;
+    pub fn frz_tokenize(
+        lm: *const frz_lm,
+        text: *const c_char,
+        len: usize,
+        flags: c_uint,
+        ids: *mut i32,
+        cap: usize,
+        n_ids: *mut usize,
+    ) -> frz_status;
+    pub fn frz_detokenize(
+        lm: *const frz_lm,
+        ids: *const i32,
+        n_ids: usize,
+        text: *mut c_char,
+        cap: usize,
+        n_bytes: *mut usize,
+    ) -> frz_status;
 
     pub fn frz_session_create(lm: *const frz_lm, out: *mut *mut frz_session) -> frz_status;
     pub fn frz_session_free(s: *mut frz_session);
     pub fn frz_session_set_int(s: *mut frz_session, opt: frz_session_opt, value: i64) -> frz_status;
     pub fn frz_session_set_abort(s: *mut frz_session, f: Option<frz_abort_fn>, user_data: *mut c_void);
-    pub fn frz_session_eval(s: *mut frz_session, inputs: *const frz_input, n_inputs: usize,
-                            mode: frz_logits_mode) -> frz_status;
+    pub fn frz_session_eval(
+        s: *mut frz_session,
+        inputs: *const frz_input,
+        n_inputs: usize,
+        mode: frz_logits_mode,
+    ) -> frz_status;
     pub fn frz_session_logits(s: *const frz_session, row: usize) -> *const f32;
     pub fn frz_session_seq_len(s: *const frz_session, seq: i32) -> i64;
     pub fn frz_session_seq_truncate(s: *mut frz_session, seq: i32, n: usize) -> frz_status;
     pub fn frz_session_seq_copy(s: *mut frz_session, src: i32, dst: i32) -> frz_status;
 
     pub fn frz_generate_params_init(p: *mut frz_generate_params);
-    pub fn frz_generate(s: *mut frz_session, seq: i32, params: *const frz_generate_params, out: *mut i32,
-                        cap: usize, n_out: *mut usize) -> frz_status;
-    pub fn frz_score(s: *mut frz_session, seq: i32, cont: *const i32, n_cont: usize, token_logprobs: *mut f32,
-                     total: *mut f64) -> frz_status;
+    pub fn frz_generate(
+        s: *mut frz_session,
+        seq: i32,
+        params: *const frz_generate_params,
+        out: *mut i32,
+        cap: usize,
+        n_out: *mut usize,
+    ) -> frz_status;
+    pub fn frz_score(
+        s: *mut frz_session,
+        seq: i32,
+        cont: *const i32,
+        n_cont: usize,
+        token_logprobs: *mut f32,
+        total: *mut f64,
+    ) -> frz_status;
 
     pub fn frz_image_load_file(path: *const c_char, out: *mut *mut frz_image) -> frz_status;
-    pub fn frz_image_load_memory(data: *const c_void, len: usize, name: *const c_char,
-                                 out: *mut *mut frz_image) -> frz_status;
-    pub fn frz_image_from_rgb8(pixels: *const u8, width: i32, height: i32, stride: usize,
-                               out: *mut *mut frz_image) -> frz_status;
+    pub fn frz_image_load_memory(
+        data: *const c_void,
+        len: usize,
+        name: *const c_char,
+        out: *mut *mut frz_image,
+    ) -> frz_status;
+    pub fn frz_image_from_rgb8(
+        pixels: *const u8,
+        width: i32,
+        height: i32,
+        stride: usize,
+        out: *mut *mut frz_image,
+    ) -> frz_status;
     pub fn frz_image_free(img: *mut frz_image);
     pub fn frz_image_width(img: *const frz_image) -> i32;
     pub fn frz_image_height(img: *const frz_image) -> i32;
     pub fn frz_image_pixels(img: *const frz_image) -> *const u8;
 
-    pub fn frz_vision_create(arch: *const c_char, width: f32, image_size: i32, seed: u64,
-                             out: *mut *mut frz_vision) -> frz_status;
+    pub fn frz_vision_create(
+        arch: *const c_char,
+        width: f32,
+        image_size: i32,
+        seed: u64,
+        out: *mut *mut frz_vision,
+    ) -> frz_status;
     pub fn frz_vision_load(path: *const c_char, out: *mut *mut frz_vision) -> frz_status;
     pub fn frz_vision_save(v: *const frz_vision, path: *const c_char) -> frz_status;
     pub fn frz_vision_free(v: *mut frz_vision);
     pub fn frz_vision_get(v: *const frz_vision, prop: frz_vision_prop) -> i64;
-    pub fn frz_vision_encode(v: *const frz_vision, img: *const frz_image, n_threads: i32, pooled: *mut f32,
-                             cap: usize, needed: *mut usize) -> frz_status;
+    pub fn frz_vision_encode(
+        v: *const frz_vision,
+        img: *const frz_image,
+        n_threads: i32,
+        pooled: *mut f32,
+        cap: usize,
+        needed: *mut usize,
+    ) -> frz_status;
 
-    pub fn frz_projector_create(n_features: i32, n_prefix: i32, n_embd: i32, seed: u64,
-                                out: *mut *mut frz_projector) -> frz_status;
+    pub fn frz_projector_create(
+        n_features: i32,
+        n_prefix: i32,
+        n_embd: i32,
+        seed: u64,
+        out: *mut *mut frz_projector,
+    ) -> frz_status;
     pub fn frz_projector_load(path: *const c_char, out: *mut *mut frz_projector) -> frz_status;
     pub fn frz_projector_save(p: *const frz_projector, path: *const c_char) -> frz_status;
     pub fn frz_projector_free(p: *mut frz_projector);
     pub fn frz_projector_get(p: *const frz_projector, prop: frz_projector_prop) -> i64;
-    pub fn frz_projector_apply(p: *const frz_projector, pooled: *const f32, embd: *mut f32, cap: usize,
-                               needed: *mut usize) -> frz_status;
+    pub fn frz_projector_apply(
+        p: *const frz_projector,
+        pooled: *const f32,
+        embd: *mut f32,
+        cap: usize,
+        needed: *mut usize,
+    ) -> frz_status;
 
-    pub fn frz_image_prefix(v: *const frz_vision, p: *const frz_projector, img: *const frz_image, n_threads: i32,
-                            embd: *mut f32, cap: usize, needed: *mut usize) -> frz_status;
-    pub fn frz_caption(s: *mut frz_session, seq: i32, v: *const frz_vision, p: *const frz_projector,
-                       img: *const frz_image, max_tokens: i32, text: *mut c_char, cap: usize,
-                       n_bytes: *mut usize) -> frz_status;
+    pub fn frz_image_prefix(
+        v: *const frz_vision,
+        p: *const frz_projector,
+        img: *const frz_image,
+        n_threads: i32,
+        embd: *mut f32,
+        cap: usize,
+        needed: *mut usize,
+    ) -> frz_status;
+    pub fn frz_caption(
+        s: *mut frz_session,
+        seq: i32,
+        v: *const frz_vision,
+        p: *const frz_projector,
+        img: *const frz_image,
+        max_tokens: i32,
+        text: *mut c_char,
+        cap: usize,
+        n_bytes: *mut usize,
+    ) -> frz_status;
 
     pub fn frz_train_params_init(p: *mut frz_train_params);
-    pub fn frz_train_create(lm: *const frz_lm, data_path: *const c_char, out_dir: *const c_char,
-                            params: *const frz_train_params, out: *mut *mut frz_train) -> frz_status;
+    pub fn frz_train_create(
+        lm: *const frz_lm,
+        data_path: *const c_char,
+        out_dir: *const c_char,
+        params: *const frz_train_params,
+        out: *mut *mut frz_train,
+    ) -> frz_status;
     pub fn frz_train_run(t: *mut frz_train) -> frz_status;
     pub fn frz_train_get_progress(t: *const frz_train, out: *mut frz_train_progress) -> frz_status;
     pub fn frz_train_free(t: *mut frz_train);
 
-    pub fn frz_prompt_create(lm: *const frz_lm, v: *const frz_vision, p: *const frz_projector,
-                             out: *mut *mut frz_prompt) -> frz_status;
+    pub fn frz_prompt_create(
+        lm: *const frz_lm,
+        v: *const frz_vision,
+        p: *const frz_projector,
+        out: *mut *mut frz_prompt,
+    ) -> frz_status;
     pub fn frz_prompt_free(pr: *mut frz_prompt);
     pub fn frz_prompt_clear(pr: *mut frz_prompt);
     pub fn frz_prompt_set_int(pr: *mut frz_prompt, opt: frz_prompt_opt, value: i64) -> frz_status;
     pub fn frz_prompt_add_text(pr: *mut frz_prompt, text: *const c_char, len: usize, flags: c_uint) -> frz_status;
     pub fn frz_prompt_add_image(pr: *mut frz_prompt, img: *const frz_image) -> frz_status;
-    pub fn frz_prompt_add_image_with(pr: *mut frz_prompt, img: *const frz_image, v: *const frz_vision,
-                                     p: *const frz_projector) -> frz_status;
+    pub fn frz_prompt_add_image_with(
+        pr: *mut frz_prompt,
+        img: *const frz_image,
+        v: *const frz_vision,
+        p: *const frz_projector,
+    ) -> frz_status;
     pub fn frz_prompt_add_image_file(pr: *mut frz_prompt, path: *const c_char) -> frz_status;
-    pub fn frz_prompt_add_image_memory(pr: *mut frz_prompt, data: *const c_void, len: usize,
-                                       name: *const c_char) -> frz_status;
-    pub fn frz_prompt_add_image_rgb8(pr: *mut frz_prompt, pixels: *const u8, width: i32, height: i32,
-                                     stride: usize) -> frz_status;
+    pub fn frz_prompt_add_image_memory(
+        pr: *mut frz_prompt,
+        data: *const c_void,
+        len: usize,
+        name: *const c_char,
+    ) -> frz_status;
+    pub fn frz_prompt_add_image_rgb8(
+        pr: *mut frz_prompt,
+        pixels: *const u8,
+        width: i32,
+        height: i32,
+        stride: usize,
+    ) -> frz_status;
     pub fn frz_prompt_add_embeddings(pr: *mut frz_prompt, embd: *const f32, n: usize) -> frz_status;
     pub fn frz_prompt_len(pr: *const frz_prompt) -> usize;
     pub fn frz_prompt_tokens(pr: *const frz_prompt, ids: *mut i32, cap: usize, n: *mut usize) -> frz_status;
     pub fn frz_prompt_embedding(pr: *const frz_prompt, pos: usize) -> *const f32;
     pub fn frz_prompt_n_segments(pr: *const frz_prompt) -> usize;
-    pub fn frz_prompt_segment(pr: *const frz_prompt, i: usize, kind: *mut frz_prompt_seg_kind, start: *mut usize,
-                              n: *mut usize) -> frz_status;
-    pub fn frz_prompt_eval(s: *mut frz_session, seq: i32, pr: *const frz_prompt, mode: frz_logits_mode)
-                           -> frz_status;
-    pub fn frz_prompt_eval_range(s: *mut frz_session, seq: i32, pr: *const frz_prompt, first: usize, n: usize,
-                                 mode: frz_logits_mode) -> frz_status;
-    pub fn frz_prompt_generate(s: *mut frz_session, seq: i32, pr: *const frz_prompt,
-                               params: *const frz_generate_params, flags: c_uint, out: *mut i32, cap: usize,
-                               n_out: *mut usize) -> frz_status;
-    pub fn frz_prompt_score(s: *mut frz_session, seq: i32, pr: *const frz_prompt, candidates: *const *const c_char,
-                            n_candidates: usize, logprobs: *mut f64) -> frz_status;
+    pub fn frz_prompt_segment(
+        pr: *const frz_prompt,
+        i: usize,
+        kind: *mut frz_prompt_seg_kind,
+        start: *mut usize,
+        n: *mut usize,
+    ) -> frz_status;
+    pub fn frz_prompt_eval(s: *mut frz_session, seq: i32, pr: *const frz_prompt, mode: frz_logits_mode) -> frz_status;
+    pub fn frz_prompt_eval_range(
+        s: *mut frz_session,
+        seq: i32,
+        pr: *const frz_prompt,
+        first: usize,
+        n: usize,
+        mode: frz_logits_mode,
+    ) -> frz_status;
+    pub fn frz_prompt_generate(
+        s: *mut frz_session,
+        seq: i32,
+        pr: *const frz_prompt,
+        params: *const frz_generate_params,
+        flags: c_uint,
+        out: *mut i32,
+        cap: usize,
+        n_out: *mut usize,
+    ) -> frz_status;
+    pub fn frz_prompt_score(
+        s: *mut frz_session,
+        seq: i32,
+        pr: *const frz_prompt,
+        candidates: *const *const c_char,
+        n_candidates: usize,
+        logprobs: *mut f64,
+    ) -> frz_status;
 }

@@ -125,8 +125,12 @@ unsafe impl Send for Trainer<'_> {}
 impl<'m> Trainer<'m> {
     /// Reads the data (a TSV of `image TAB caption` or a COCO captions JSON), splits it, and creates the models,
     /// or reads them from out_dir's checkpoint when `params.resume`.
-    pub fn new(lm: &'m Lm, data: impl AsRef<Path>, out_dir: impl AsRef<Path>, params: &TrainParams)
-               -> Result<Trainer<'m>> {
+    pub fn new(
+        lm: &'m Lm,
+        data: impl AsRef<Path>,
+        out_dir: impl AsRef<Path>,
+        params: &TrainParams,
+    ) -> Result<Trainer<'m>> {
         let data = cpath(data.as_ref())?;
         let out_dir = cpath(out_dir.as_ref())?;
         let arch = cstring(&params.vision_arch, "vision_arch")?;

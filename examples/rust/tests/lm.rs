@@ -24,8 +24,13 @@ fn version_and_properties() {
 #[test]
 fn tokenize_equals_the_c_api_and_the_cli() {
     let m = lm();
-    let texts: [&[u8]; 5] = [b"Hello, my dog", "Grüße, 世界! naïve café 🙂\nsecond".as_bytes(), b"bad \xff\xfe utf8", b"",
-                             b"<|endoftext|> and more"];
+    let texts: [&[u8]; 5] = [
+        b"Hello, my dog",
+        "Grüße, 世界! naïve café 🙂\nsecond".as_bytes(),
+        b"bad \xff\xfe utf8",
+        b"",
+        b"<|endoftext|> and more",
+    ];
     for t in texts {
         for special in [false, true] {
             let mut want = vec![0i32; t.len() + 1];
@@ -84,7 +89,11 @@ fn generate_streams_stops_and_honours_stop_strings() {
     let out = s
         .generate_with(0, &GenerateParams { max_tokens: 10, ..Default::default() }, |t| {
             seen.push(t);
-            if seen.len() == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if seen.len() == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         })
         .unwrap();
     assert_eq!(out, seen);
@@ -120,7 +129,8 @@ fn score_equals_the_cli_and_the_logits() {
     assert!((r.per_token.iter().map(|&v| v as f64).sum::<f64>() - r.total).abs() < 1e-4);
     assert_eq!(s.seq_len(0), Some(m.tokenize(ctx).unwrap().len()), "score keeps the sequence");
     let dir = lm_dir();
-    let out = run_cli(&["score", "--lm", dir.to_str().unwrap(), "--context", ctx, "--continuation", cont, "--threads", "1"]);
+    let out =
+        run_cli(&["score", "--lm", dir.to_str().unwrap(), "--context", ctx, "--continuation", cont, "--threads", "1"]);
     let want: f64 = out.lines().next().unwrap().parse().unwrap();
     assert!((r.total - want).abs() < 2e-6, "{} vs the CLI's {want}", r.total);
     // The first continuation token's score is the log-softmax of the context's last logits.

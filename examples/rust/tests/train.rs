@@ -70,7 +70,7 @@ fn abort_keeps_the_checkpoint_and_resume_continues_exactly() {
     // Aborted after step 2: Cancelled, and a checkpoint of step 2.
     let mut t = Trainer::new(&lm, &data, d.join("run"), &small()).unwrap();
     t.set_progress(|p| seen.lock().unwrap().push(*p));
-    t.set_abort(|| seen.lock().unwrap().last().map_or(false, |p| p.step >= 2));
+    t.set_abort(|| seen.lock().unwrap().last().is_some_and(|p| p.step >= 2));
     assert_eq!(t.run().unwrap_err().status(), Status::Cancelled);
     assert_eq!(t.progress().unwrap().step, 2);
     drop(t);
@@ -94,8 +94,10 @@ fn abort_keeps_the_checkpoint_and_resume_continues_exactly() {
     assert_eq!(seen.iter().map(|p| p.step).collect::<Vec<_>>(), [3, 4]);
     assert_eq!(seen.iter().map(|p| p.loss.to_bits()).collect::<Vec<_>>(), [r[3].to_bits(), r[4].to_bits()]);
     assert!(r[4] > 0.0);
-    assert_eq!(std::fs::read(d.join("run/vision.safetensors")).unwrap(),
-               std::fs::read(d.join("ref/vision.safetensors")).unwrap());
+    assert_eq!(
+        std::fs::read(d.join("run/vision.safetensors")).unwrap(),
+        std::fs::read(d.join("ref/vision.safetensors")).unwrap()
+    );
 }
 
 #[test]

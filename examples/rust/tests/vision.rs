@@ -50,7 +50,10 @@ fn prefix_is_projector_of_encoder_and_survives_save_load() {
     let d = TempDir::new();
     v.save(d.join("vision.safetensors")).unwrap();
     p.save(d.join("projector.safetensors")).unwrap();
-    let (v2, p2) = (Vision::load(d.join("vision.safetensors")).unwrap(), Projector::load(d.join("projector.safetensors")).unwrap());
+    let (v2, p2) = (
+        Vision::load(d.join("vision.safetensors")).unwrap(),
+        Projector::load(d.join("projector.safetensors")).unwrap(),
+    );
     assert_eq!(image_prefix(&v2, &p2, &im, 1).unwrap(), prefix);
     assert_eq!(Vision::create("resnet9000", 1.0, 224, 0).err().unwrap().status(), Status::InvalidArg);
     let e = Vision::load(d.join("missing.safetensors")).err().unwrap();
@@ -74,8 +77,10 @@ fn prompts_with_images_run_as_the_raw_eval() {
     assert_eq!(&toks[..2], &[TOKEN_EMBEDDING, TOKEN_EMBEDDING]);
     assert_eq!(&toks[2..2 + t1.len()], t1.as_slice());
     let seg = pr.segments().unwrap();
-    assert_eq!(seg.iter().map(|s| s.kind).collect::<Vec<_>>(),
-               [SegmentKind::Image, SegmentKind::Text, SegmentKind::Image, SegmentKind::Text]);
+    assert_eq!(
+        seg.iter().map(|s| s.kind).collect::<Vec<_>>(),
+        [SegmentKind::Image, SegmentKind::Text, SegmentKind::Image, SegmentKind::Text]
+    );
     assert_eq!((seg[2].start, seg[2].n), (2 + t1.len(), 2));
     let (dp, qp) = (image_prefix(&v, &p, &dax, 1).unwrap(), image_prefix(&v, &p, &query, 1).unwrap());
     assert_eq!(pr.embedding(1).unwrap(), &dp[48..]);
@@ -140,8 +145,18 @@ fn caption_equals_the_cli() {
     let mine = s.caption_bytes(0, &v, &p, &Image::load_file(&path).unwrap(), 12).unwrap();
     assert!(!mine.is_empty(), "an empty caption proves little");
     let out = std::process::Command::new(cli())
-        .args(["caption", "--lm", lm_dir().to_str().unwrap(), "--model", d.0.to_str().unwrap(), "--max-tokens", "12",
-               "--threads", "1", path.to_str().unwrap()])
+        .args([
+            "caption",
+            "--lm",
+            lm_dir().to_str().unwrap(),
+            "--model",
+            d.0.to_str().unwrap(),
+            "--max-tokens",
+            "12",
+            "--threads",
+            "1",
+            path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());

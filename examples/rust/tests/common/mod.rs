@@ -39,7 +39,8 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new() -> TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!("frozen-rs-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let p =
+            std::env::temp_dir().join(format!("frozen-rs-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("temp dir");
         TempDir(p)
