@@ -630,7 +630,7 @@ struct score_result {
 class session {
 public:
     session() = default;
-    explicit session(const lm &model) : n_vocab_(model.n_vocab()), n_embd_(model.n_embd()), cb_(new callbacks)
+    explicit session(const lm &model) : cb_(new callbacks), n_vocab_(model.n_vocab()), n_embd_(model.n_embd())
     {
         frz_session *p = nullptr;
         detail::check(frz_session_create(model.get(), &p));
@@ -793,9 +793,10 @@ private:
         out.resize(n);
         return out;
     }
+    // Declared before the handle, so destroyed after it: the C session never outlives the state it points to.
+    std::unique_ptr<callbacks> cb_;
     detail::handle<frz_session, frz_session_free> h_;
     int64_t n_vocab_ = 0, n_embd_ = 0;
-    std::unique_ptr<callbacks> cb_;
 };
 
 // ---- training ----------------------------------------------------------------------------------------------------
