@@ -114,7 +114,7 @@ check:
 
 check-run: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
 	@FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) tests/cli_test.sh \
-	    tests/python_test.sh
+	    tests/python_test.sh tests/cpp_test.sh tests/rust_test.sh
 
 # Everything compiled and linked, nothing run (CI uses it with CC=clang: warnings are errors there too).
 compile-all: all $(TEST_BIN) $(BUILD)/tests/header_c11
