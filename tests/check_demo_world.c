@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* ======================================================================================================= */
@@ -235,12 +236,55 @@ static const char *answer_of(const caption *c, int q)
 
 static char world_a[4096], world_b[4096], world_c[4096];
 
+
+static char worlds[64], fmnist_dir[128];
+
+/* A stand-in for Fashion-MNIST (the tests need not the Debian package): 100 training and 100 test images,
+ * image i of a split has pixel (y, x) = (i * 13 + y * 3 + x) % 256 and label i % 10. */
+#define FAKE_N 100
+static int fake_pixel(int i, int y, int x) { return (i * 13 + y * 3 + x) % 256; }
+
+static void write_gz(const char *path, const uint8_t *data, size_t n)
+{
+    gzFile g = gzopen(path, "wb");
+    if (!g || gzwrite(g, data, (unsigned)n) != (int)n || gzclose(g) != Z_OK) {
+        fprintf(stderr, "check_demo_world: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static void make_fake_fmnist(void)
+{
+    static uint8_t img[16 + FAKE_N * 784], lab[8 + FAKE_N];
+    uint32_t d3[3] = {FAKE_N, 28, 28}, d1[1] = {FAKE_N};
+    header(img, 3, d3);
+    header(lab, 1, d1);
+    for (int i = 0; i < FAKE_N; i++) {
+        lab[8 + i] = (uint8_t)(i % 10);
+        for (int k = 0; k < 784; k++) img[16 + i * 784 + k] = (uint8_t)fake_pixel(i, k / 28, k % 28);
+    }
+    snprintf(fmnist_dir, sizeof fmnist_dir, "%s/fmnist", worlds);
+    if (mkdir(fmnist_dir, 0777) != 0) {
+        perror("check_demo_world: mkdir");
+        exit(1);
+    }
+    const char *split[2] = {"train", "t10k"};
+    for (int k = 0; k < 2; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", fmnist_dir, split[k]);
+        write_gz(path, img, sizeof img);
+        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", fmnist_dir, split[k]);
+        write_gz(path, lab, sizeof lab);
+    }
+}
+
 static void run_generator(const char *out, int seed)
 {
     const char *build = getenv("FRZ_TEST_BUILD");
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s/demo/frozen-demo-world --out '%s' --seed %d --scale small >/dev/null 2>&1",
-             build && build[0] ? build : "build", out, seed);
+    snprintf(cmd, sizeof cmd,
+             "%s/demo/frozen-demo-world --out '%s' --seed %d --scale small --fashion-dir '%s' >/dev/null 2>&1",
+             build && build[0] ? build : "build", out, seed, fmnist_dir);
     int rc = system(cmd);
     if (rc != 0) {
         fprintf(stderr, "check_demo_world: '%s' failed (%d)\n", cmd, rc);
@@ -250,7 +294,6 @@ static void run_generator(const char *out, int seed)
 
 /* Runs in the parent process before the tests fork: three worlds, seeds 5, 5 and 6. Their folder is ours, not
  * make_temp_dir's (that one is removed when a forked test exits). */
-static char worlds[64];
 static void make_worlds(void)
 {
     snprintf(worlds, sizeof worlds, "/tmp/frz_demo_world_XXXXXX");
@@ -258,6 +301,7 @@ static void make_worlds(void)
         perror("check_demo_world: mkdtemp");
         exit(1);
     }
+    make_fake_fmnist();
     snprintf(world_a, sizeof world_a, "%s/a", worlds);
     snprintf(world_b, sizeof world_b, "%s/b", worlds);
     snprintf(world_c, sizeof world_c, "%s/c", worlds);
@@ -316,6 +360,13 @@ static void held_out(const char *world, int held[6][8])
     json_decref(meta);
 }
 
+/* The stand-in's class of a fashion image file (".../<id>.png"). */
+static int image_class(const char *path)
+{
+    long id = atol(strrchr(path, '/') + 1);
+    return (int)((id < 100000 ? id - 1 : id - 100000) % 10);
+}
+
 START_TEST(test_world_files_parse)
 {
     for (size_t i = 0; i < N_FILES; i++) {
@@ -343,13 +394,21 @@ START_TEST(test_world_files_parse)
         snprintf(ip, sizeof ip, "%s", path_in(world_a, pairs[k][2]));
         ck_assert_int_eq(frz_vqa_load(qp, ap, ip, &q), FRZ_OK);
         ck_assert_uint_eq(q->n, want[k]);
+        json_t *meta = load_json(path_in(world_a, "meta.json"));
         for (size_t i = 0; i < q->n; i++) {
             char *img = NULL;
             ck_assert_int_eq(frz_vqa_image_path(q, i, &img), FRZ_OK); /* <image_id>.png */
+            if (k == 2) { /* knowledge: the fact of the pictured class */
+                const char *key = strstr(q->items[i].question, "made of") ? "made of"
+                                  : strstr(q->items[i].question, "worn on") ? "worn on" : "used for";
+                json_t *fc = json_object_get(json_object_get(meta, "facts"), CLASS[image_class(img)]);
+                ck_assert_str_eq(q->items[i].answers[0], json_string_value(json_object_get(fc, key)));
+            }
             free(img);
             ck_assert_uint_eq(q->items[i].n_answers, 10);
             for (size_t j = 1; j < 10; j++) ck_assert_str_eq(q->items[i].answers[j], q->items[i].answers[0]);
         }
+        json_decref(meta);
         frz_vqa_free(q);
     }
 
@@ -374,6 +433,15 @@ START_TEST(test_world_files_parse)
                     ck_assert_msg(strstr(ep->support[i].image, "/images/fashion/10") != NULL, "%s: not a test image",
                                   ep->support[i].image);
                 }
+                /* the pictures agree with the names: one class per name (the stand-in's class is index % 10), one
+                 * name per class, and the query shows the answer's class */
+                for (size_t i = 0; i < ep->n_support; i++)
+                    for (size_t j = 0; j < ep->n_support; j++)
+                        ck_assert_int_eq(strcmp(ep->support[i].name, ep->support[j].name) == 0,
+                                         image_class(ep->support[i].image) == image_class(ep->support[j].image));
+                for (size_t i = 0; i < ep->n_support; i++)
+                    if (strcmp(ep->support[i].name, ep->answer) == 0)
+                        ck_assert_int_eq(image_class(ep->support[i].image), image_class(ep->query_image));
             }
             frz_bind_free(set);
         }
@@ -553,10 +621,15 @@ START_TEST(test_world_pictures)
             frz_image *img = NULL;
             ck_assert_int_eq(frz_image_load_file(path_in(world_a, rel), &img), FRZ_OK);
             const uint8_t *px = frz_image_pixels(img);
-            if (rows[i].kind == 'f') { /* gray: R = G = B */
+            if (rows[i].kind == 'f') { /* gray: R = G = B = the stand-in's pixel; the caption names its class */
                 ck_assert_int_eq(frz_image_width(img), 28);
                 ck_assert_int_eq(frz_image_height(img), 28);
-                for (int k = 0; k < 28 * 28; k++) ck_assert(px[3 * k] == px[3 * k + 1] && px[3 * k] == px[3 * k + 2]);
+                int index = (int)(rows[i].id < 100000 ? rows[i].id - 1 : rows[i].id - 100000);
+                ck_assert_int_eq(parse_fashion(rows[i].caption), index % 10);
+                for (int k = 0; k < 28 * 28; k++) {
+                    ck_assert(px[3 * k] == px[3 * k + 1] && px[3 * k] == px[3 * k + 2]);
+                    ck_assert_int_eq(px[3 * k], fake_pixel(index, k / 28, k % 28));
+                }
                 frz_image_free(img);
                 continue;
             }
