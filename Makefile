@@ -93,13 +93,28 @@ lib/frozen.pc: pkgconfig/frozen.pc.in include/frozen.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
+# ---- demo programs (demo/): they link the static library, so they may use its internal headers ------------
+# frozen-demo-world writes the demo's world (demo/world/README.md); zlib reads the gzipped Fashion-MNIST files.
+ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+DEMO_WORLD_SRC := $(sort $(wildcard demo/world/*.c))
+DEMO_WORLD_OBJ := $(DEMO_WORLD_SRC:%.c=$(BUILD)/%.o)
+DEMO_WORLD_PARTS := $(filter-out $(BUILD)/demo/world/main.o,$(DEMO_WORLD_OBJ))
+DEMO_CLI_OBJ := $(BUILD)/src/cli/args.o $(BUILD)/src/cli/util.o $(BUILD)/demo/common.o
+$(BUILD)/demo/frozen-demo-world: $(DEMO_WORLD_OBJ) $(DEMO_CLI_OBJ) $(ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(DEMO_WORLD_OBJ) $(DEMO_CLI_OBJ) $(ARCHIVE) $(DEPS_LIBS) $(ZLIB_LIBS)
+demo-tools: $(BUILD)/demo/frozen-demo-world
+
 # ---- tests -----------------------------------------------------------------------------------------------
 # Each tests/check_*.c is its own Check program (a crash in one does not hide the others). They link the
 # static library so they can reach internal functions (the fault-injection hook, the safetensors reader).
+# A test of a demo program links that program's parts too (TEST_EXTRA_<name>) and may run the program.
 $(BUILD)/tests/check_%: tests/check_%.c $(TEST_UTIL) $(ARCHIVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_UTIL) $(ARCHIVE) \
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_UTIL) $(TEST_EXTRA_$*) $(ARCHIVE) \
 	    $(DEPS_LIBS) $(CHECK_LIBS) $(LDFLAGS_ALL)
+TEST_EXTRA_demo_world = $(DEMO_WORLD_PARTS) $(ZLIB_LIBS)
+$(BUILD)/tests/check_demo_world: $(DEMO_WORLD_PARTS) $(BUILD)/demo/frozen-demo-world
 
 # The header must be plain C11: compiled with -pedantic against nothing but frozen.h, linked to the .so.
 $(BUILD)/tests/header_c11: tests/header_c11.c include/frozen.h lib/$(SONAME) lib/libfrozen.so
@@ -162,7 +177,6 @@ deps:
 # ---- the demo (docs/demo-run.md): world, training runs, evaluation, report -------------------------------------
 # Demo programs are not part of the library: they link the static archive (internal headers allowed) and the
 # CLI's option parser, and build into $(BUILD)/demo/. `demo-tools` collects every one of them.
-DEMO_CLI_OBJ := $(BUILD)/src/cli/args.o $(BUILD)/src/cli/util.o $(BUILD)/demo/common.o
 DEMO_REPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard demo/report/*.c)))
 DEMO_REPORT_BIN := $(BUILD)/demo/frozen-demo-textprobe $(BUILD)/demo/frozen-demo-report
 
@@ -200,4 +214,5 @@ uninstall:
 clean:
 	rm -rf build build-asan lib/libfrozen* lib/frozen.pc bin/frozen
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DEMO_REPORT_OBJ:.o=.d) $(BUILD)/demo/textprobe.d $(BUILD)/demo/common.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DEMO_REPORT_OBJ:.o=.d) $(BUILD)/demo/textprobe.d $(BUILD)/demo/common.d \
+    $(DEMO_WORLD_OBJ:.o=.d)

@@ -85,12 +85,46 @@ START_TEST(test_vqa_image_paths)
     ck_assert_ptr_null(p);
     ASSERT_MSG_HAS("question_id 105");
     ASSERT_MSG_HAS("image_id 5");
-    ASSERT_MSG_HAS("COCO_val2014_000000000005.jpg, 000000000005.jpg, 5.jpg");
+    ASSERT_MSG_HAS("COCO_val2014_000000000005.jpg, 000000000005.jpg, 5.jpg, 5.png");
     frz_vqa_free(set);
 
     set = load_vqa("eval/vqa/questions.json", "eval/vqa/annotations.json", NULL);
     ck_assert_int_eq(frz_vqa_image_path(set, 0, &p), FRZ_ERR_INVALID_ARG);
     ASSERT_MSG_HAS("no image folder");
+    frz_vqa_free(set);
+}
+END_TEST
+
+/* The fourth name, <image_id>.png (generated worlds), comes after every .jpg name: image 7 exists only as 7.png,
+ * image 8 as 8.jpg and 8.png (the .jpg wins). */
+START_TEST(test_vqa_image_png)
+{
+    const char *dir = make_temp_dir();
+    const char *q = path_in(dir, "q.json"), *a = path_in(dir, "a.json");
+    const char *qs = "{\"questions\": [{\"image_id\": 7, \"question\": \"What colour?\", \"question_id\": 70},"
+                     " {\"image_id\": 8, \"question\": \"Where?\", \"question_id\": 80}]}";
+    const char *as = "{\"annotations\": [{\"question_id\": 70, \"answers\": [{\"answer\": \"red\"}]},"
+                     " {\"question_id\": 80, \"answers\": [{\"answer\": \"left\"}]}]}";
+    FILE *f = fopen(q, "w");
+    fputs(qs, f);
+    fclose(f);
+    f = fopen(a, "w");
+    fputs(as, f);
+    fclose(f);
+    frz_vqa_set *set = NULL;
+    ck_assert_int_eq(frz_vqa_load(q, a, dir, &set), FRZ_OK);
+    char *p = NULL;
+    ck_assert_int_eq(frz_vqa_image_path(set, 0, &p), FRZ_ERR_IO); /* nothing there yet */
+    ASSERT_MSG_HAS("7.jpg, 7.png");
+    copy_file_or_fail(fixture_path("eval/vqa/images/3.jpg"), path_in(dir, "7.png")); /* only the name matters */
+    copy_file_or_fail(fixture_path("eval/vqa/images/3.jpg"), path_in(dir, "8.png"));
+    copy_file_or_fail(fixture_path("eval/vqa/images/3.jpg"), path_in(dir, "8.jpg"));
+    ck_assert_int_eq(frz_vqa_image_path(set, 0, &p), FRZ_OK);
+    ck_assert_str_eq(p, path_in(dir, "7.png"));
+    free(p);
+    ck_assert_int_eq(frz_vqa_image_path(set, 1, &p), FRZ_OK);
+    ck_assert_str_eq(p, path_in(dir, "8.jpg"));
+    free(p);
     frz_vqa_free(set);
 }
 END_TEST
@@ -577,6 +611,7 @@ static Suite *make_suite(void)
     tcase_add_test(vqa, test_vqa_load_join);
     tcase_add_test(vqa, test_vqa_shot_answer);
     tcase_add_test(vqa, test_vqa_image_paths);
+    tcase_add_test(vqa, test_vqa_image_png);
     tcase_add_test(vqa, test_vqa_malformed);
     tcase_add_test(vqa, test_vqa_missing_file);
     tcase_add_test(vqa, test_vqa_alloc_failures);

@@ -3,13 +3,15 @@
 #   sh tools/deps.sh build      compiler, OpenBLAS, PCRE2, Jansson, Check
 #   sh tools/deps.sh fixtures   + PyTorch (Debian's python3-torch) and Node.js/npm for the reference scripts
 #   sh tools/deps.sh bench      + PyTorch for the peer side of the benchmark
+#   sh tools/deps.sh demo       + Fashion-MNIST (the demo world's clothes, /usr/share/datasets/fashion-mnist)
 set -e
-build="gcc make pkg-config libopenblas-dev libpcre2-dev libjansson-dev libpng-dev libjpeg-dev check libsubunit-dev"
+build="gcc make pkg-config libopenblas-dev libpcre2-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev check libsubunit-dev"
 case "${1:-build}" in
     build) want="$build" ;;
     fixtures) want="$build python3-torch python3-numpy python3-pil python3-regex nodejs npm" ;;
     bench) want="$build python3-torch python3-numpy" ;;
-    *) echo "usage: sh tools/deps.sh [build|fixtures|bench]" >&2; exit 2 ;;
+    demo) want="$build dataset-fashion-mnist" ;;
+    *) echo "usage: sh tools/deps.sh [build|fixtures|bench|demo]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

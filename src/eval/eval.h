@@ -75,8 +75,8 @@ void frz_vqa_free(frz_vqa_set *set);
 frz_status frz_vqa_find(const frz_vqa_set *set, int64_t question_id, size_t *index);
 
 /* The image file of item `index`, searched in image_dir in this order: <coco_prefix><image_id %012d>.jpg,
- * <image_id %012d>.jpg, <image_id>.jpg. FRZ_ERR_IO naming the question, the image id and the names tried when
- * none exists; FRZ_ERR_INVALID_ARG when the set has no image_dir. *out: free(). */
+ * <image_id %012d>.jpg, <image_id>.jpg, <image_id>.png. FRZ_ERR_IO naming the question, the image id and the
+ * names tried when none exists; FRZ_ERR_INVALID_ARG when the set has no image_dir. *out: free(). */
 frz_status frz_vqa_image_path(const frz_vqa_set *set, size_t index, char **out);
 
 /* The answer a support shot shows: multiple_choice_answer when present, else the most frequent human answer

@@ -266,14 +266,16 @@ frz_status frz_vqa_image_path(const frz_vqa_set *set, size_t index, char **out)
     if (!set->image_dir)
         return frz_fail(FRZ_ERR_INVALID_ARG, "%s: question_id %" PRId64 ": no image folder was given",
                         set->questions_path, it->question_id);
-    char names[3][512];
+    /* COCO 2014 names, COCO 2017 names, then bare ids (<id>.png: generated worlds such as the demo's). */
+    char names[4][512];
     snprintf(names[0], sizeof names[0], "%s%012" PRId64 ".jpg", set->coco_prefix, it->image_id);
     snprintf(names[1], sizeof names[1], "%012" PRId64 ".jpg", it->image_id);
     snprintf(names[2], sizeof names[2], "%" PRId64 ".jpg", it->image_id);
+    snprintf(names[3], sizeof names[3], "%" PRId64 ".png", it->image_id);
     size_t cap = strlen(set->image_dir) + sizeof names[0] + 2;
     char *path = frz_malloc(cap, "VQA image path");
     if (!path) return FRZ_ERR_NOMEM;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         snprintf(path, cap, "%s/%s", set->image_dir, names[k]);
         if (is_file(path)) {
             *out = path;
@@ -281,8 +283,8 @@ frz_status frz_vqa_image_path(const frz_vqa_set *set, size_t index, char **out)
         }
     }
     free(path);
-    return frz_fail(FRZ_ERR_IO, "%s: no image for question_id %" PRId64 " (image_id %" PRId64 "): tried %s, %s, %s",
-                    set->image_dir, it->question_id, it->image_id, names[0], names[1], names[2]);
+    return frz_fail(FRZ_ERR_IO, "%s: no image for question_id %" PRId64 " (image_id %" PRId64 "): tried %s, %s, %s, %s",
+                    set->image_dir, it->question_id, it->image_id, names[0], names[1], names[2], names[3]);
 }
 
 const char *frz_vqa_shot_answer(const frz_vqa_item *it)

@@ -16,6 +16,8 @@
 /* Writes 8-bit RGB pixels (h, w, 3) as a PNG, atomically: "<path>.tmp.<pid>" renamed over path.
  * FRZ_ERR_IO naming the path (libpng's message included), FRZ_ERR_INVALID_ARG for bad sizes. */
 frz_status frz_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h);
+/* The same for 8-bit gray (channels 1, pixels (h, w)) or RGB (channels 3). */
+frz_status frz_png_write(const char *path, const uint8_t *px, int w, int h, int channels);
 
 typedef struct frz_plot_series {
     const int64_t *x;  /* (n) steps, ascending */
