@@ -53,7 +53,7 @@ LIB_SO   := lib/libfrozen.so.$(VERSION)
 LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
-.PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check \
+.PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check symbols-list \
         run compile-all demo-lm
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
@@ -62,9 +62,18 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB_SO): $(LIB_OBJ) src/libfrozen.map
+# The exports are exactly the names in src/libfrozen.symbols (reviewed, committed; tests/check_exports.sh holds
+# it equal to the header's FRZ_API declarations), all under the version node FROZEN_<major>; the linker
+# script is made from that list.
+SYMBOLS := src/libfrozen.symbols
+$(BUILD)/libfrozen.map: $(SYMBOLS) include/frozen.h
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from $(SYMBOLS) by the Makefile. */'; echo 'FROZEN_$(VERSION_MAJOR) {'; echo '  global:'; \
+	  sed 's/.*/    &;/' $(SYMBOLS); echo '  local:'; echo '    *;'; echo '};'; } > $@
+
+$(LIB_SO): $(LIB_OBJ) $(BUILD)/libfrozen.map
 	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libfrozen.map -Wl,--no-undefined \
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/libfrozen.map -Wl,--no-undefined \
 	    $(LDFLAGS_ALL) -o $@ $(LIB_OBJ) $(DEPS_LIBS)
 
 lib/$(SONAME): $(LIB_SO)
@@ -126,9 +135,13 @@ check-asan-run: $(TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN)
 
-# The shared library exports exactly the documented API (the frz_ functions declared in frozen.h).
+# The shared library exports exactly the names of src/libfrozen.symbols, which are exactly the FRZ_API
+# declarations of frozen.h. After adding API: `make symbols-list` rewrites the list from the header (review
+# the diff), then `make symbols-check`.
 symbols-check: $(LIB_SO)
-	@sh tests/check_exports.sh $(LIB_SO) include/frozen.h
+	@sh tests/check_exports.sh $(LIB_SO) include/frozen.h $(SYMBOLS)
+symbols-list:
+	sh tools/api_symbols.sh include/frozen.h > $(SYMBOLS)
 
 fixtures:
 	@sh tools/deps.sh fixtures
