@@ -81,6 +81,17 @@ extern "C" {
 #  define FRZ_API
 #endif
 
+/* FRZ_DEPRECATED marks an API on its way out (docs/abi.md): it stays for at least one minor release, compilers
+ * warn where it is used, and it is removed only with a major (soname) bump. Written after FRZ_API:
+ *     FRZ_API FRZ_DEPRECATED frz_status frz_old_call(...);    (the comment above it names the replacement) */
+#if defined(__GNUC__) || defined(__clang__)
+#  define FRZ_DEPRECATED __attribute__((deprecated))
+#elif defined(_MSC_VER)
+#  define FRZ_DEPRECATED __declspec(deprecated)
+#else
+#  define FRZ_DEPRECATED
+#endif
+
 /* ------------------------------------------------------------------------------------------------------- */
 /* Version. The major number is the ABI major carried by the soname (libfrozen.so.MAJOR).                   */
 
@@ -116,6 +127,18 @@ FRZ_API const char *frz_strerror(frz_status code);
 /* The calling thread's detailed message for its most recent failure: the file, tensor, JSON field or byte
  * offset at fault. Empty string if none. Valid until the thread's next failing call. */
 FRZ_API const char *frz_last_error(void);
+
+/** Run-time check that the library loaded is one the program's header is compatible with: FRZ_OK when the
+ * library has the header's major version and at least its minor version (the patch level does not matter),
+ * else FRZ_ERR_UNSUPPORTED with frz_last_error() naming both versions. Call it once at start-up through
+ * FRZ_CHECK_VERSION(), which passes the FRZ_VERSION_NUMBER the program was compiled with:
+ *
+ *     if (FRZ_CHECK_VERSION() != FRZ_OK) { fprintf(stderr, "%s\n", frz_last_error()); return 1; }
+ *
+ * A newer minor version only adds API (docs/abi.md), so an older header works with a newer library; a program
+ * built against a newer header than the library installed may call functions the library lacks. */
+FRZ_API frz_status frz_version_check(unsigned header_version);
+#define FRZ_CHECK_VERSION() frz_version_check(FRZ_VERSION_NUMBER)
 
 /* ------------------------------------------------------------------------------------------------------- */
 /* Logging                                                                                                  */
