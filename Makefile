@@ -6,6 +6,8 @@
 #   make fixtures        regenerate committed test fixtures (PyTorch reference, npm gpt-3-encoder)
 #   make bench           benchmarks beside the PyTorch peer (not a test)
 #   make install PREFIX=/usr/local DESTDIR=
+#   make abi-check       compare the ABI with the baseline abi/libfrozen.abi (make abi-dump rewrites it)
+#   make docs            HTML reference from include/frozen.h (Doxygen) in build/docs
 #   make deps            install the system packages (apt, as root) or print the apt line
 
 CC      ?= cc
@@ -56,7 +58,7 @@ LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
 .PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check symbols-list \
-        run compile-all demo-lm
+        run compile-all demo-lm abi-lib abi-dump abi-check docs
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
 
@@ -73,10 +75,11 @@ $(BUILD)/libfrozen.map: $(SYMBOLS) include/frozen.h
 	{ echo '/* Generated from $(SYMBOLS) by the Makefile. */'; echo 'FROZEN_$(VERSION_MAJOR) {'; echo '  global:'; \
 	  sed 's/.*/    &;/' $(SYMBOLS); echo '  local:'; echo '    *;'; echo '};'; } > $@
 
+LINK_SO = $(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/libfrozen.map -Wl,--no-undefined \
+	      $(LDFLAGS_ALL) -o $@ $(LIB_OBJ) $(DEPS_LIBS)
 $(LIB_SO): $(LIB_OBJ) $(BUILD)/libfrozen.map
 	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/libfrozen.map -Wl,--no-undefined \
-	    $(LDFLAGS_ALL) -o $@ $(LIB_OBJ) $(DEPS_LIBS)
+	$(LINK_SO)
 
 lib/$(SONAME): $(LIB_SO)
 	ln -sf $(notdir $(LIB_SO)) $@
@@ -150,6 +153,32 @@ symbols-check: $(LIB_SO)
 symbols-list:
 	sh tools/api_symbols.sh include/frozen.h > $(SYMBOLS)
 
+# ---- ABI (docs/abi.md) -------------------------------------------------------------------------------------
+# The baseline abi/libfrozen.abi is the ABI of the library as the public header shows it (abidw). Both targets
+# build their own copy of the library in build-abi/ with fixed flags (gcc, -O2 -g), so neither a clang build
+# nor CFLAGS without -g in lib/ can change what is compared.
+ABI_BASELINE := abi/libfrozen.abi
+ABI_CC       ?= gcc
+ABI_LIB      := build-abi/abi/libfrozen.so.$(VERSION)
+$(BUILD)/abi/libfrozen.so.$(VERSION): $(LIB_OBJ) $(BUILD)/libfrozen.map
+	@mkdir -p $(dir $@)
+	$(LINK_SO)
+abi-lib:
+	@$(MAKE) --no-print-directory BUILD=build-abi CC=$(ABI_CC) OPT=-O2 CFLAGS="-O2 -g" SAN= $(ABI_LIB)
+# Records the current ABI as the baseline: after a reviewed API addition, or with a major version bump.
+abi-dump:
+	@sh tools/deps.sh abi
+	@$(MAKE) --no-print-directory abi-lib
+	@mkdir -p $(dir $(ABI_BASELINE))
+	sh tools/abi.sh dump $(ABI_LIB) include $(ABI_BASELINE)
+# Fails on an incompatible change against the baseline; additions only pass (and are listed). First the
+# checker's own test (tests/abi_test.sh: known compatible and incompatible changes to a small library).
+abi-check:
+	@sh tools/deps.sh abi
+	@$(MAKE) --no-print-directory abi-lib
+	@sh tests/abi_test.sh | tail -n 1 | grep -x 'abi: [0-9]* passed, 0 failed' || { sh tests/abi_test.sh; exit 1; }
+	@sh tools/abi.sh check $(ABI_BASELINE) $(ABI_LIB) include
+
 fixtures:
 	@sh tools/deps.sh fixtures
 	sh tests/reference/make_fixtures.sh
@@ -194,6 +223,6 @@ uninstall:
 	    $(DESTDIR)$(BINDIR)/frozen $(DESTDIR)$(MANDIR)/man1/frozen.1
 
 clean:
-	rm -rf build build-asan lib/libfrozen* lib/frozen.pc bin/frozen
+	rm -rf build build-asan build-abi lib/libfrozen* lib/frozen.pc bin/frozen
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

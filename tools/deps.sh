@@ -3,13 +3,19 @@
 #   sh tools/deps.sh build      compiler, OpenBLAS, PCRE2, Jansson, Check
 #   sh tools/deps.sh fixtures   + PyTorch (Debian's python3-torch) and Node.js/npm for the reference scripts
 #   sh tools/deps.sh bench      + PyTorch for the peer side of the benchmark
+#   sh tools/deps.sh abi        + abigail-tools (abidw, abidiff) for make abi-dump / abi-check
+#   sh tools/deps.sh docs       + Doxygen for make docs, man-db for checking the man page
+#   sh tools/deps.sh ci         everything .ci/run uses: build + abi + docs
 set -e
 build="gcc make pkg-config libopenblas-dev libpcre2-dev libjansson-dev libpng-dev libjpeg-dev check libsubunit-dev"
 case "${1:-build}" in
     build) want="$build" ;;
     fixtures) want="$build python3-torch python3-numpy python3-pil nodejs npm" ;;
     bench) want="$build python3-torch python3-numpy" ;;
-    *) echo "usage: sh tools/deps.sh [build|fixtures|bench]" >&2; exit 2 ;;
+    abi) want="$build abigail-tools" ;;
+    docs) want="$build doxygen man-db" ;;
+    ci) want="$build abigail-tools doxygen man-db clang" ;;
+    *) echo "usage: sh tools/deps.sh [build|fixtures|bench|abi|docs|ci]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do
