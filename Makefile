@@ -123,6 +123,9 @@ $(BUILD)/tests/header_c11: tests/header_c11.c include/frozen.h lib/$(SONAME) lib
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror $(SAN) -Iinclude -o $@ $< -Llib -lfrozen -Wl,-rpath,'$$ORIGIN/../../lib'
 
+# tests/install_test.sh runs `make install`; named through another variable so that `make -n` does not run the
+# test recipe (GNU make runs recipe lines that mention $$(MAKE) even under -n).
+SUBMAKE := $(MAKE)
 # `make check` and `make run` first make sure the Debian packages are there (installing them as root), then
 # run make again so pkg-config sees them.
 check:
@@ -130,7 +133,7 @@ check:
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
-	@FRZ_TEST_BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) \
+	@FRZ_TEST_BUILD=$(BUILD) MAKE='$(SUBMAKE)' sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) \
 	    tests/cli_test.sh tests/install_test.sh
 
 # Everything compiled and linked, nothing run (CI uses it with CC=clang: warnings are errors there too).
