@@ -1,11 +1,14 @@
 # libfrozen -- build, test, install.
 #   make                 lib/libfrozen.so.MAJOR.MINOR.PATCH (+ links), lib/libfrozen.a, bin/frozen
-#   make check           Check test suite (and the plain-C header test)
+#   make check           Check test suite, the plain-C header test, the CLI test, the installed package
+#                        (tests/install_test.sh: examples/c built with pkg-config), the exported symbols
 #   make check-asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fixtures        regenerate committed test fixtures (PyTorch reference, npm gpt-3-encoder)
 #   make bench           benchmarks beside the PyTorch peer (not a test)
 #   make demo            the built-in demo world end to end: OUT/report.md (demo/run.sh; OUT=demo-out SEED=1)
 #   make install PREFIX=/usr/local DESTDIR=
+#   make abi-check       compare the ABI with the baseline abi/libfrozen.abi (make abi-dump rewrites it)
+#   make docs            HTML reference from include/frozen.h (Doxygen) in build/docs
 #   make deps            install the system packages (apt, as root) or print the apt line
 
 CC      ?= cc
@@ -13,6 +16,7 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
 PYTHON  ?= /usr/bin/python3
 
 # The version lives in the header; the soname carries the ABI major.
@@ -54,8 +58,8 @@ LIB_SO   := lib/libfrozen.so.$(VERSION)
 LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
-.PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check \
-        run compile-all demo-lm demo demo-tools
+.PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check symbols-list \
+        run compile-all demo-lm demo demo-tools abi-lib abi-dump abi-check docs
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
 
@@ -63,10 +67,20 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB_SO): $(LIB_OBJ) src/libfrozen.map
+# The exports are exactly the names in src/libfrozen.symbols (reviewed, committed; tests/check_exports.sh holds
+# it equal to the header's FRZ_API declarations), all under the version node FROZEN_<major>; the linker
+# script is made from that list.
+SYMBOLS := src/libfrozen.symbols
+$(BUILD)/libfrozen.map: $(SYMBOLS) include/frozen.h
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from $(SYMBOLS) by the Makefile. */'; echo 'FROZEN_$(VERSION_MAJOR) {'; echo '  global:'; \
+	  sed 's/.*/    &;/' $(SYMBOLS); echo '  local:'; echo '    *;'; echo '};'; } > $@
+
+LINK_SO = $(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/libfrozen.map -Wl,--no-undefined \
+	      $(LDFLAGS_ALL) -o $@ $(LIB_OBJ) $(DEPS_LIBS)
+$(LIB_SO): $(LIB_OBJ) $(BUILD)/libfrozen.map
 	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libfrozen.map -Wl,--no-undefined \
-	    $(LDFLAGS_ALL) -o $@ $(LIB_OBJ) $(DEPS_LIBS)
+	$(LINK_SO)
 
 lib/$(SONAME): $(LIB_SO)
 	ln -sf $(notdir $(LIB_SO)) $@
@@ -88,10 +102,14 @@ $(CLI_BIN): $(CLI_OBJ) $(ARCHIVE)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(ARCHIVE) $(DEPS_LIBS)
 
+# frozen.pc names the install folders, so `make install` writes its own from the template with the PREFIX,
+# LIBDIR and INCDIR it installs to (lib/frozen.pc, made by `make`, has those of the build's command line).
+# Staged installs: PKG_CONFIG_SYSROOT_DIR=$$DESTDIR PKG_CONFIG_PATH=$$DESTDIR$$LIBDIR/pkgconfig (install_test.sh).
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+               -e 's|@VERSION@|$(VERSION)|g' pkgconfig/frozen.pc.in
 lib/frozen.pc: pkgconfig/frozen.pc.in include/frozen.h
 	@mkdir -p lib
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(PC_SUBST) > $@
 
 # ---- demo programs (demo/): they link the static library, so they may use its internal headers ------------
 # frozen-demo-world writes the demo's world (demo/world/README.md); zlib reads the gzipped Fashion-MNIST files.
@@ -121,6 +139,9 @@ $(BUILD)/tests/header_c11: tests/header_c11.c include/frozen.h lib/$(SONAME) lib
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror $(SAN) -Iinclude -o $@ $< -Llib -lfrozen -Wl,-rpath,'$$ORIGIN/../../lib'
 
+# tests/install_test.sh runs `make install`; named through another variable so that `make -n` does not run the
+# test recipe (GNU make runs recipe lines that mention $$(MAKE) even under -n).
+SUBMAKE := $(MAKE)
 # `make check` and `make run` first make sure the Debian packages are there (installing them as root), then
 # run make again so pkg-config sees them.
 check:
@@ -128,8 +149,8 @@ check:
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
-	@FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) tests/cli_test.sh \
-	    tests/python_test.sh tests/cpp_test.sh tests/rust_test.sh
+	@FRZ_TEST_BUILD=$(BUILD) MAKE='$(SUBMAKE)' sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) \
+	    tests/cli_test.sh tests/install_test.sh tests/python_test.sh tests/cpp_test.sh tests/rust_test.sh
 
 # Everything compiled and linked, nothing run (CI uses it with CC=clang: warnings are errors there too).
 compile-all: all $(TEST_BIN) $(BUILD)/tests/header_c11
@@ -143,9 +164,54 @@ check-asan-run: $(TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    FRZ_TEST_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN)
 
-# The shared library exports exactly the documented API (the frz_ functions declared in frozen.h).
+# The shared library exports exactly the names of src/libfrozen.symbols, which are exactly the FRZ_API
+# declarations of frozen.h. After adding API: `make symbols-list` rewrites the list from the header (review
+# the diff), then `make symbols-check`.
 symbols-check: $(LIB_SO)
-	@sh tests/check_exports.sh $(LIB_SO) include/frozen.h
+	@sh tests/check_exports.sh $(LIB_SO) include/frozen.h $(SYMBOLS)
+symbols-list:
+	sh tools/api_symbols.sh include/frozen.h > $(SYMBOLS)
+
+# ---- ABI (docs/abi.md) -------------------------------------------------------------------------------------
+# The baseline abi/libfrozen.abi is the ABI of the library as the public header shows it (abidw). Both targets
+# build their own copy of the library in build-abi/ with fixed flags (gcc, -O2 -g), so neither a clang build
+# nor CFLAGS without -g in lib/ can change what is compared.
+ABI_BASELINE := abi/libfrozen.abi
+ABI_CC       ?= gcc
+ABI_LIB      := build-abi/abi/libfrozen.so.$(VERSION)
+$(BUILD)/abi/libfrozen.so.$(VERSION): $(LIB_OBJ) $(BUILD)/libfrozen.map
+	@mkdir -p $(dir $@)
+	$(LINK_SO)
+abi-lib:
+	@$(MAKE) --no-print-directory BUILD=build-abi CC=$(ABI_CC) OPT=-O2 CFLAGS="-O2 -g" SAN= $(ABI_LIB)
+# Records the current ABI as the baseline: after a reviewed API addition, or with a major version bump.
+abi-dump:
+	@sh tools/deps.sh abi
+	@$(MAKE) --no-print-directory abi-lib
+	@mkdir -p $(dir $(ABI_BASELINE))
+	sh tools/abi.sh dump $(ABI_LIB) include $(ABI_BASELINE)
+# Fails on an incompatible change against the baseline; additions only pass (and are listed). First the
+# checker's own test (tests/abi_test.sh: known compatible and incompatible changes to a small library).
+abi-check:
+	@sh tools/deps.sh abi
+	@$(MAKE) --no-print-directory abi-lib
+	@sh tests/abi_test.sh | tail -n 1 | grep -x 'abi: [0-9]* passed, 0 failed' || { sh tests/abi_test.sh; exit 1; }
+	@sh tools/abi.sh check $(ABI_BASELINE) $(ABI_LIB) include
+
+# ---- API reference (Doxygen) -------------------------------------------------------------------------------
+# build/docs/html from include/frozen.h (its plain comments through tools/doxygen_filter.awk) and
+# docs/guide.md as the main page. Any Doxygen warning fails; the count of API items without a comment of
+# their own is reported (every item is in the reference either way).
+docs:
+	@sh tools/deps.sh docs
+	@mkdir -p build/docs
+	@awk -f tools/doxygen_filter.awk include/frozen.h > build/docs/frozen.filtered.h
+	@FRZ_VERSION=$(VERSION) doxygen Doxyfile
+	@if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; echo "docs: Doxygen warnings (above)"; exit 1; fi
+	@(cat Doxyfile; echo EXTRACT_ALL=NO; echo GENERATE_HTML=NO; echo WARN_LOGFILE=build/docs/undocumented.log) | \
+	    FRZ_VERSION=$(VERSION) doxygen - 2>/dev/null
+	@echo "docs: build/docs/html/index.html; $$(grep -c 'is not documented' build/docs/undocumented.log) API items \
+	have no comment of their own (build/docs/undocumented.log)"
 
 fixtures:
 	@sh tools/deps.sh fixtures
@@ -193,26 +259,28 @@ $(BUILD)/tests/check_demo_report: $(DEMO_REPORT_BIN)
 DEMO_ARGS := $(if $(OUT),OUT=$(OUT)) $(if $(SEED),SEED=$(SEED)) $(if $(QUICK),QUICK=$(QUICK)) \
              $(if $(LM),LM=$(LM)) $(if $(THREADS),THREADS=$(THREADS))
 demo:
-	@sh tools/deps.sh build
+	@sh tools/deps.sh demo
 	@$(MAKE) --no-print-directory all demo-tools
 	@BUILD=$(BUILD) sh demo/run.sh $(DEMO_ARGS)
 
 install: all
-	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/frozen.h $(DESTDIR)$(INCDIR)/frozen.h
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfrozen.so
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libfrozen.a
-	install -m 644 lib/frozen.pc $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc
+	$(PC_SUBST) > $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/frozen
+	install -m 644 docs/frozen.1 $(DESTDIR)$(MANDIR)/man1/frozen.1
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/frozen.h $(DESTDIR)$(LIBDIR)/libfrozen.* $(DESTDIR)$(LIBDIR)/pkgconfig/frozen.pc \
-	    $(DESTDIR)$(BINDIR)/frozen
+	    $(DESTDIR)$(BINDIR)/frozen $(DESTDIR)$(MANDIR)/man1/frozen.1
 
 clean:
-	rm -rf build build-asan lib/libfrozen* lib/frozen.pc bin/frozen
+	rm -rf build build-asan build-abi lib/libfrozen* lib/frozen.pc bin/frozen
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DEMO_REPORT_OBJ:.o=.d) $(BUILD)/demo/textprobe.d $(BUILD)/demo/common.d \
     $(DEMO_WORLD_OBJ:.o=.d)

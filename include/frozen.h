@@ -1,9 +1,19 @@
-/*
- * frozen.h -- libfrozen, an embeddable implementation of Frozen
- * (Tsimpoukelli et al., "Multimodal Few-Shot Learning with Frozen Language Models", NeurIPS 2021).
+/**
+ * @file frozen.h
+ * @brief libfrozen: an embeddable implementation of Frozen (Tsimpoukelli et al., "Multimodal Few-Shot Learning
+ * with Frozen Language Models", NeurIPS 2021). This header is the whole public API.
+ *
+ * A pretrained GPT-2 (frz_lm) stays frozen. A vision encoder (frz_vision, an NF-ResNet) and a linear projector
+ * (frz_projector) turn an image (frz_image) into a few embedding vectors in the LM's input space, the visual
+ * prefix; a prompt (frz_prompt) interleaves such images with text; a session (frz_session) runs the LM over
+ * it and generates or scores continuations. frz_train trains the encoder and projector by captioning, through
+ * the frozen LM. Complete programs: examples/c (generate, caption, fewshot, train); concepts and tasks:
+ * docs/guide.md; the ABI rules: docs/abi.md.
  *
  * Quick tour
  * ----------
+ *
+ *     if (FRZ_CHECK_VERSION() != FRZ_OK) { ... }                // the library loaded suits this header
  *     frz_lm *lm = NULL;
  *     if (frz_lm_load("models/gpt2", &lm) != FRZ_OK) {          // a Hugging Face GPT-2 folder
  *         fprintf(stderr, "%s\n", frz_last_error());            // names the file / tensor / field at fault
@@ -28,6 +38,19 @@
  *     frz_session_free(s);
  *     frz_lm_free(lm);
  *
+ * With images: a run folder written by frz_train (or `frozen train`) holds the encoder and the projector.
+ *
+ *     frz_vision *v; frz_vision_load("run/vision.safetensors", &v);
+ *     frz_projector *p; frz_projector_load("run/projector.safetensors", &p);
+ *     frz_prompt *pr; frz_prompt_create(lm, v, p, &pr);
+ *     frz_prompt_add_image_file(pr, "dax.jpg");                 // n_prefix embedding positions
+ *     frz_prompt_add_text(pr, "This is a dax.", (size_t)-1, 0);
+ *     frz_prompt_add_image_file(pr, "query.jpg");
+ *     frz_prompt_add_text(pr, "Question: What is this? Answer:", (size_t)-1, 0);
+ *     int32_t ans[8]; size_t n_ans = 0;
+ *     frz_prompt_generate(s, 0, pr, NULL, FRZ_PROMPT_STOP_NEWLINE, ans, 8, &n_ans);   // greedy, to "\n"
+ *     frz_prompt_free(pr); frz_projector_free(p); frz_vision_free(v);
+ *
  * Conventions
  * -----------
  * - Handles are opaque. Every create/load has a matching free; free(NULL) is a no-op.
@@ -38,17 +61,30 @@
  * - Buffer-filling calls take (buffer, capacity, *needed): they always store the size they need, and return
  *   FRZ_ERR_BUFFER_TOO_SMALL without writing a partial result when the capacity is short.
  * - ABI-safe parameters. Scalar options are set through setters keyed by an enum (frz_session_set_int,
- *   frz_session_set_float). Parameter structs begin with a `struct_size` member: call the matching *_init()
+ *   frz_prompt_set_int). Parameter structs begin with a `struct_size` member: call the matching *_init()
  *   function, which sets struct_size = sizeof(struct) as the caller compiled it, and the library reads only
  *   the members that existed at that size. New members are only ever appended; enum values are never
  *   renumbered. Plain data structs without struct_size (frz_input) are frozen for the life of the ABI major.
+ *   The soname (libfrozen.so.MAJOR) changes only when the ABI does; deprecated calls carry FRZ_DEPRECATED for
+ *   at least one minor release before a major version removes them (docs/abi.md).
  *
  * Threads and ownership
  * ---------------------
- * - frz_lm is read-only after frz_lm_load returns: any number of threads may use one model at once
- *   (tokenize, detokenize, sessions). Free it only after every session created from it is freed.
- * - frz_session owns all per-run state (KV cache, activations, logits, RNG). One session is used by one thread
- *   at a time; create one session per thread. A session keeps a pointer to its model.
+ * The caller owns every handle it creates and frees it with the matching _free. A handle that uses another
+ * keeps a pointer to it, never a copy, so the one used must outlive the user: free sessions, prompts and
+ * training runs before the model, encoder and projector they use. Per handle (each typedef says the same):
+ * - frz_lm: read-only after frz_lm_load; any number of threads may use one model at once (tokenize, detokenize,
+ *   sessions, prompts, training). Free it last.
+ * - frz_session: owns all per-run state (KV cache, activations, logits, RNG); uses its model. One thread at a
+ *   time: create one session per thread.
+ * - frz_image: immutable once decoded; threads may share it. Nothing keeps it: free it once encoded.
+ * - frz_vision, frz_projector: read-only once created or loaded; any number of threads may encode with them at
+ *   once (each call has its own scratch).
+ * - frz_prompt: uses its model, encoder and projector. Appending changes it: one thread at a time. Running it
+ *   (frz_prompt_eval/_generate/_score) only reads it, so sessions on several threads may run one prompt at
+ *   once while nobody appends.
+ * - frz_train: one thread at a time (frz_train_run blocks it); uses its model, which other threads may go on
+ *   using meanwhile.
  * - FRZ_OPT_THREADS sets how many threads the session's work uses, matrix products and the rest alike: the
  *   session's OpenMP threads split each product and call OpenBLAS single-threaded (OpenBLAS's own worker threads
  *   and OpenMP's would spin against each other). The library therefore sets OpenBLAS's process-wide thread count
@@ -56,7 +92,7 @@
  * - frz_last_error() is thread-local; the log callback is process-wide and may be called from any thread.
  *
  * Performance note: OpenBLAS may mis-detect recent CPUs and run a generic kernel (5x slower). frz_blas_advice()
- * says so and names the fix (for example OPENBLAS_CORETYPE=SkylakeX in the environment).
+ * says so and names the fix (for example OPENBLAS_CORETYPE=SkylakeX in the environment); docs/performance.md.
  */
 #ifndef FROZEN_H
 #define FROZEN_H
@@ -79,6 +115,17 @@ extern "C" {
 #  define FRZ_API __attribute__((visibility("default")))
 #else
 #  define FRZ_API
+#endif
+
+/* FRZ_DEPRECATED marks an API on its way out (docs/abi.md): it stays for at least one minor release, compilers
+ * warn where it is used, and it is removed only with a major (soname) bump. Written after FRZ_API:
+ *     FRZ_API FRZ_DEPRECATED frz_status frz_old_call(...);    (the comment above it names the replacement) */
+#if defined(__GNUC__) || defined(__clang__)
+#  define FRZ_DEPRECATED __attribute__((deprecated))
+#elif defined(_MSC_VER)
+#  define FRZ_DEPRECATED __declspec(deprecated)
+#else
+#  define FRZ_DEPRECATED
 #endif
 
 /* ------------------------------------------------------------------------------------------------------- */
@@ -117,6 +164,19 @@ FRZ_API const char *frz_strerror(frz_status code);
  * offset at fault. Empty string if none. Valid until the thread's next failing call. */
 FRZ_API const char *frz_last_error(void);
 
+/** Run-time check that the library loaded is one the program's header is compatible with: FRZ_OK when the
+ * library has the header's major version and at least its minor version (the patch level does not matter),
+ * else FRZ_ERR_UNSUPPORTED with frz_last_error() naming both versions. Call it once at start-up through
+ * FRZ_CHECK_VERSION(), which passes the FRZ_VERSION_NUMBER the program was compiled with:
+ *
+ *     if (FRZ_CHECK_VERSION() != FRZ_OK) { fprintf(stderr, "%s\n", frz_last_error()); return 1; }
+ *
+ * A newer minor version only adds API (docs/abi.md), so an older header works with a newer library; a program
+ * built against a newer header than the library installed may call functions the library lacks. */
+FRZ_API frz_status frz_version_check(unsigned header_version);
+/** frz_version_check with the FRZ_VERSION_NUMBER of the header the caller is compiled with. */
+#define FRZ_CHECK_VERSION() frz_version_check(FRZ_VERSION_NUMBER)
+
 /* ------------------------------------------------------------------------------------------------------- */
 /* Logging                                                                                                  */
 
@@ -146,6 +206,9 @@ FRZ_API const char *frz_blas_advice(void);
 /* ------------------------------------------------------------------------------------------------------- */
 /* The language model (GPT-2 family), frozen: read-only after load, shareable across threads.              */
 
+/** A loaded GPT-2: weights, configuration and tokenizer. Made by frz_lm_load, freed by frz_lm_free after every
+ * session, prompt and training run that uses it. Read-only after loading: any number of threads may use one
+ * model at once. */
 typedef struct frz_lm frz_lm;
 
 /* Loads a Hugging Face GPT-2 folder: config.json, model.safetensors (or model.safetensors.index.json with its
@@ -188,6 +251,9 @@ FRZ_API frz_status frz_detokenize(const frz_lm *lm, const int32_t *ids, size_t n
 /* Sessions: per-thread state. A session holds up to FRZ_OPT_MAX_SEQS independent sequences ("slots"), each with
  * its KV cache, so a batch of sequences runs in one call.                                                 */
 
+/** Running state for one model: the sequence slots with their KV caches, activations, logits and the sampling
+ * RNG. Made by frz_session_create (it keeps a pointer to the model, which must outlive it), freed by
+ * frz_session_free. Used by one thread at a time: create one session per thread. */
 typedef struct frz_session frz_session;
 
 FRZ_API frz_status frz_session_create(const frz_lm *lm, frz_session **out);
@@ -302,6 +368,9 @@ FRZ_API frz_status frz_score(frz_session *s, int32_t seq, const int32_t *cont, s
 
 /* ---- images: PNG and JPEG decoded to 8-bit RGB ---------------------------------------------------------- */
 
+/** A decoded image, 8-bit RGB. Made by frz_image_load_file, frz_image_load_memory or frz_image_from_rgb8 (each
+ * copies what it reads), freed by frz_image_free; nothing else keeps a pointer to it. Immutable: threads may
+ * share it. */
 typedef struct frz_image frz_image;
 
 /* Decodes a PNG or JPEG file; the format is told by its signature, never by the name. PNG: every colour type
@@ -333,6 +402,8 @@ FRZ_API const uint8_t *frz_image_pixels(const frz_image *img);
  * width 1. An encoder is read-only once created or loaded: any number of threads may encode with one at once
  * (each call has its own scratch). */
 
+/** The vision encoder (NF-ResNet). Made by frz_vision_create or frz_vision_load, freed by frz_vision_free after
+ * the prompts that use it. Read-only once made: any number of threads may encode with one at once. */
 typedef struct frz_vision frz_vision;
 
 /* A new encoder, initialised as timm initialises it (He-normal convs, skip-init gains 0), deterministic for
@@ -367,6 +438,9 @@ FRZ_API frz_status frz_vision_encode(const frz_vision *v, const frz_image *img, 
  * prefix = pooled @ weight^T + bias, weight (n_prefix * D, F) and bias (n_prefix * D) as nn.Linear keeps them;
  * the output is n_prefix consecutive rows of D floats. Read-only once created or loaded (shareable). */
 
+/** The projector from the encoder's pooled vector to the visual prefix. Made by frz_projector_create or
+ * frz_projector_load, freed by frz_projector_free after the prompts that use it. Read-only once made: threads
+ * may share it. */
 typedef struct frz_projector frz_projector;
 
 /* A new projector, initialised as nn.Linear (uniform in +-1/sqrt(F)), deterministic for seed. Sizes 1..65536
@@ -426,6 +500,9 @@ FRZ_API frz_status frz_caption(frz_session *s, int32_t seq, const frz_vision *v,
  * loss), counted and logged as a warning; it never stops the run.
  * A frz_train is used by one thread; the LM is only read, so other threads may use it meanwhile. */
 
+/** A training run: data, encoder, projector, optimiser state and the run folder. Made by frz_train_create (it
+ * keeps a pointer to the model, which must outlive it), freed by frz_train_free. Used by one thread at a time;
+ * other threads may use the model meanwhile. */
 typedef struct frz_train frz_train;
 
 typedef struct frz_train_progress {
@@ -520,6 +597,10 @@ FRZ_API void frz_train_free(frz_train *t);
 /* scale, docs/prompting.md), so compare cached and uncached runs with the same split.                      */
 /* ------------------------------------------------------------------------------------------------------- */
 
+/** A sequence of text, image and embedding segments, held as token ids and embedding vectors. Made by
+ * frz_prompt_create (it keeps pointers to the model and to the encoder and projector given, which must outlive
+ * it), freed by frz_prompt_free. Appending and clearing change it: one thread at a time. Running it only reads
+ * it: sessions on several threads may run one prompt at once while nobody changes it. */
 typedef struct frz_prompt frz_prompt;
 
 /* A new, empty prompt for lm. v and p (both or neither may be NULL) encode images appended without an encoder

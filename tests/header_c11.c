@@ -14,6 +14,7 @@ static int failures;
 int main(void)
 {
     EXPECT(frz_version_number() == FRZ_VERSION_NUMBER);
+    EXPECT(FRZ_CHECK_VERSION() == FRZ_OK);
     EXPECT(strcmp(frz_version_string(), FRZ_VERSION_STRING) == 0);
     EXPECT(strcmp(frz_strerror(FRZ_OK), frz_strerror(FRZ_ERR_IO)) != 0);
     EXPECT(frz_strerror((frz_status)999) != NULL);
