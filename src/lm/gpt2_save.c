@@ -31,6 +31,17 @@ static const char *activation_name(frz_activation act)
     }
 }
 
+/* The shortest decimal that reads back as the same float (1e-05, not 9.99999975e-06). */
+static double shortest(float x)
+{
+    char buf[32];
+    for (int prec = 1; prec < 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
+        if (strtof(buf, NULL) == x) return strtod(buf, NULL);
+    }
+    return (double)x;
+}
+
 /* config.json as GPT2Config.to_json_string writes it for GPT2LMHeadModel (keys sorted). Dropout rates are 0:
  * libfrozen trains without dropout, and the file describes the model as trained. */
 static frz_status write_config(const frz_lm *lm, const char *path)
@@ -42,7 +53,7 @@ static frz_status write_config(const frz_lm *lm, const char *path)
         " s:f, s:b, s:s, s:b, s:s, s:b, s:i}",
         "activation_function", activation_name(c->act), "architectures", "GPT2LMHeadModel", "attn_pdrop", 0.0,
         "bos_token_id", eot, "embd_pdrop", 0.0, "eos_token_id", eot, "initializer_range", 0.02,
-        "layer_norm_epsilon", (double)c->ln_eps, "model_type", "gpt2", "n_ctx", c->n_ctx, "n_embd", c->n_embd,
+        "layer_norm_epsilon", shortest(c->ln_eps), "model_type", "gpt2", "n_ctx", c->n_ctx, "n_embd", c->n_embd,
         "n_head", c->n_head, "n_inner", c->n_inner == 4 * c->n_embd ? json_null() : json_integer(c->n_inner),
         "n_layer", c->n_layer, "n_positions", c->n_ctx, "reorder_and_upcast_attn", 0, "resid_pdrop", 0.0,
         "scale_attn_by_inverse_layer_idx", 0, "scale_attn_weights", c->scale_attn != 0, "summary_activation",

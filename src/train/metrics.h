@@ -13,6 +13,7 @@
 
 typedef struct frz_metrics {
     char *path;
+    const char *header; /* the first line (static text) */
     FILE *f;
     int64_t *step;      /* (n) every row: the training loss curve */
     float *loss;
@@ -28,6 +29,10 @@ typedef struct frz_metrics {
  * keep_until are kept (and loaded into the history); a missing file starts fresh. A malformed row is
  * FRZ_ERR_FORMAT naming "file:line". */
 frz_status frz_metrics_open(const char *path, int64_t keep_until, frz_metrics **out);
+/* The same with another header line (static text) whose columns mean the same but for the fifth, the speed:
+ * "step,epoch,loss,val_ppl,tokens_per_s,lr" for LM pretraining. */
+#define FRZ_METRICS_HEADER_TOKENS "step,epoch,loss,val_ppl,tokens_per_s,lr"
+frz_status frz_metrics_open_with(const char *path, int64_t keep_until, const char *header, frz_metrics **out);
 /* Appends a row (flushed at once). val_ppl 0: none. */
 frz_status frz_metrics_add(frz_metrics *m, int64_t step, int32_t epoch, float loss, double val_ppl,
                            double images_per_s, float lr);
