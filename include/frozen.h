@@ -556,7 +556,23 @@ typedef struct frz_train_params {
     void *progress_data;
     frz_abort_fn abort;          /* polled between steps and between validation batches */
     void *abort_data;
+    /* Baselines of the paper (appended in 0.1; see "Training the language model" below): */
+    int32_t lm_mode;             /* FRZ_TRAIN_LM_FROZEN (default): the LM is only read, no memory for its
+                                  * gradients; FRZ_TRAIN_LM_FINETUNE: its weights are trained too, from the loaded
+                                  * values (Frozen_finetuned); FRZ_TRAIN_LM_SCRATCH: re-initialised randomly (GPT-2
+                                  * init, the loaded model's sizes) and trained with the rest (Frozen_scratch).
+                                  * Both save the trained LM as a Hugging Face folder out_dir/lm/ (the best by
+                                  * validation, like vision.safetensors) and keep its weights and AdamW moments in
+                                  * the checkpoint */
+    float lm_lr;                 /* the LM's AdamW learning rate (constant); 0 (default): 1e-5 for FINETUNE, lr
+                                  * for SCRATCH. The LM takes weight_decay on its matrices only */
 } frz_train_params;
+
+typedef enum frz_train_lm_mode {
+    FRZ_TRAIN_LM_FROZEN = 0,
+    FRZ_TRAIN_LM_FINETUNE = 1,
+    FRZ_TRAIN_LM_SCRATCH = 2
+} frz_train_lm_mode;
 
 FRZ_API void frz_train_params_init(frz_train_params *p);
 
@@ -756,6 +772,124 @@ FRZ_API void frz_tokenizer_train_params_init(frz_tokenizer_train_params *p);
  * (or one of separators only); FRZ_ERR_INVALID_ARG a bad parameter (vocab_size below 257, ...). */
 FRZ_API frz_status frz_tokenizer_train(const char *corpus_path, const char *out_dir,
                                        const frz_tokenizer_train_params *params, frz_tokenizer_train_stats *stats);
+
+/* ======================================================================================================= */
+/* Issue 5: training the language model -- random GPT-2 models, saving Hugging Face folders, pretraining.  */
+/*                                                                                                           */
+/*     frz_lm_config c; frz_lm_config_init(&c);                    // 4 layers, 4 heads, width 128, ctx 256   */
+/*     frz_lm *lm; frz_lm_create_random(&c, "tok/", 1, &lm);       // vocab.json + merges.txt from tok/       */
+/*     frz_pretrain_params p; frz_pretrain_params_init(&p);                                                   */
+/*     p.steps = 2000; p.n_threads = 2;                                                                        */
+/*     frz_pretrain *t; frz_pretrain_create(lm, "corpus.txt", "out/", &p, &t);                                */
+/*     frz_pretrain_run(t);                                        // writes out/ (HF folder), metrics, plot  */
+/*     frz_pretrain_free(t); frz_lm_free(lm);                                                                 */
+/* ------------------------------------------------------------------------------------------------------- */
+
+typedef struct frz_lm_config {
+    size_t struct_size;   /* set by frz_lm_config_init */
+    int32_t n_layer;      /* default 4 */
+    int32_t n_head;       /* default 4; must divide n_embd */
+    int32_t n_embd;       /* default 128 */
+    int32_t n_ctx;        /* positions (n_positions); default 256 */
+    int32_t n_inner;      /* MLP width; 0 (default): 4 n_embd */
+} frz_lm_config;
+
+FRZ_API void frz_lm_config_init(frz_lm_config *c);
+
+/* A GPT-2 (gelu_new, LayerNorm eps 1e-5, scaled attention, LM head tied to wte) with GPT-2's initialisation:
+ * every matrix and embedding N(0, 0.02), the residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02 /
+ * sqrt(2 n_layer)), biases 0, LayerNorm weights 1 and biases 0; the same seed gives the same weights. The
+ * tokenizer is tokenizer_dir/vocab.json + merges.txt, and vocab_size is its number of ids. The model's weights
+ * are its own (writable by the training calls below); frz_lm_save writes it out. Bad sizes: FRZ_ERR_INVALID_ARG
+ * naming the member. */
+FRZ_API frz_status frz_lm_create_random(const frz_lm_config *cfg, const char *tokenizer_dir, uint64_t seed,
+                                        frz_lm **out);
+
+/* Writes the model as a Hugging Face GPT-2 folder that frz_lm_load reads back bit for bit: config.json (the
+ * fields GPT2Config writes for GPT2LMHeadModel), model.safetensors (F32, the hub's names "wte.weight",
+ * "h.0.attn.c_attn.weight", ...; a tied head is not stored), vocab.json and merges.txt copied from the folder
+ * the tokenizer came from. dir is created if missing (not its parents). Each file is written atomically.
+ * FRZ_ERR_IO naming the path; FRZ_ERR_INVALID_ARG for a model without a tokenizer. */
+FRZ_API frz_status frz_lm_save(const frz_lm *lm, const char *dir);
+
+/* Pretraining (next-token prediction) of a model's weights on a text corpus: AdamW (decoupled weight decay on
+ * the 2-D tensors, i.e. the matrices and the embeddings; none on biases and LayerNorms), global-norm clipping,
+ * linear warmup then cosine decay to a tenth of the peak learning rate.
+ *
+ * Corpus: UTF-8 text, ONE SAMPLE PER LINE (LF or CRLF; blank lines skipped). Each sample is its own sequence
+ * from position 0: its tokens, then <|endoftext|>, padded to the batch's longest sample (padding has no
+ * target) and never packed with another. The loss is the mean cross-entropy over every real next-token target
+ * (the first token is not predicted; <|endoftext|> is). A sample with more than `context` targets is cut to its
+ * first context + 1 tokens, counted in n_truncated and logged. With tab_segments, a TAB separates segments that
+ * are tokenized independently and concatenated (the TAB is not text): "a\tb" gives tokens(a) tokens(b), the
+ * way frz_prompt_add_text tokenizes the text around images. A line that is not UTF-8 or holds a NUL is
+ * FRZ_ERR_FORMAT naming "file:line"; a corpus without samples too.
+ * Samples are held out for validation by a hash of (seed, line number); each epoch the training samples are
+ * shuffled with a generator seeded from (seed, epoch), or kept in file order with no_shuffle (a curriculum).
+ *
+ * out_dir receives the model (frz_lm_save; at the end, at each checkpoint and when the abort callback stops the
+ * run), metrics.csv ("step,epoch,loss,val_ppl,tokens_per_s,lr"; val_ppl = exp(validation loss)) and loss.png.
+ * The model is trained in place: its weights become its own (a loaded model's file is no longer mapped) and no
+ * session may use it during frz_pretrain_run. The same corpus, parameters, seed and n_threads give the same
+ * losses. */
+
+typedef struct frz_pretrain frz_pretrain;
+
+typedef struct frz_pretrain_progress {
+    size_t struct_size;       /* filled in by the library: the size it wrote */
+    int64_t step;             /* optimisation steps done */
+    int64_t total_steps;
+    int32_t epoch;            /* 0-based epoch of the latest step */
+    float loss;               /* that step's mean cross-entropy (nats per token) */
+    float lr;                 /* learning rate of that step */
+    double tokens_per_s;      /* targets per second over that step */
+    double val_loss;          /* validation loss measured after that step; 0 if none was */
+    int64_t n_train, n_val;   /* samples in the training and validation splits */
+    int64_t n_truncated;      /* samples cut to the context */
+    int64_t n_tokens;         /* targets in the training split (one epoch) */
+    double elapsed_s;
+} frz_pretrain_progress;
+
+typedef void (*frz_pretrain_progress_fn)(const frz_pretrain_progress *progress, void *user_data);
+
+typedef struct frz_pretrain_params {
+    size_t struct_size;       /* set by frz_pretrain_params_init */
+    int64_t steps;            /* optimisation steps; default 1000 */
+    int32_t batch_size;       /* samples per step; default 32 */
+    int32_t context;          /* most targets per sample (positions per sequence); default 0: the model's n_ctx */
+    float lr;                 /* peak learning rate; default 1e-3 */
+    int32_t warmup;           /* steps of linear warmup from lr / warmup; default 100 (cut to steps / 2) */
+    float min_lr_ratio;       /* the cosine decay ends at lr * this at the last step; default 0.1 */
+    float beta1, beta2;       /* default 0.9, 0.95 */
+    float adam_eps;           /* default 1e-8 */
+    float weight_decay;       /* decoupled, 2-D tensors only; default 0.1 */
+    float grad_clip;          /* global gradient norm; 0: off. Default 1 */
+    float val_fraction;       /* share of the samples held out, 0..0.5; default 0.05 */
+    int32_t val_every;        /* steps between validations; 0 (default): 20 over the run. Also at the end */
+    int32_t checkpoint_every; /* steps between saves of the model to out_dir; 0 (default): at validations */
+    int tab_segments;         /* TAB separates independently tokenized segments; default 0 */
+    int no_shuffle;           /* keep the file's order every epoch; default 0 */
+    uint64_t seed;            /* split and shuffles; default 0 */
+    int32_t n_threads;        /* default 1 */
+    frz_pretrain_progress_fn progress;
+    void *progress_data;
+    frz_abort_fn abort;       /* polled between steps and validation batches */
+    void *abort_data;
+} frz_pretrain_params;
+
+FRZ_API void frz_pretrain_params_init(frz_pretrain_params *p);
+
+/* Reads and tokenizes the corpus (errors name "file:line"), splits it, makes lm's weights its own and opens the
+ * metrics. out_dir is created if missing. lm must outlive the handle and needs a tokenizer with <|endoftext|>
+ * and context <= its n_ctx. */
+FRZ_API frz_status frz_pretrain_create(frz_lm *lm, const char *corpus_path, const char *out_dir,
+                                       const frz_pretrain_params *params, frz_pretrain **out);
+/* Trains for the planned steps and saves the model: FRZ_OK. When the abort callback asks, it saves the model
+ * as it is after the last completed step and returns FRZ_ERR_CANCELLED. */
+FRZ_API frz_status frz_pretrain_run(frz_pretrain *t);
+/* The latest progress. out->struct_size must be set by the caller (sizeof its struct). */
+FRZ_API frz_status frz_pretrain_get_progress(const frz_pretrain *t, frz_pretrain_progress *out);
+FRZ_API void frz_pretrain_free(frz_pretrain *t);
 
 #ifdef __cplusplus
 }

@@ -642,6 +642,79 @@ START_TEST(create_errors)
 }
 END_TEST
 
+/* ---- the baselines that train the LM too ------------------------------------------------------------------- */
+
+START_TEST(finetune_and_scratch_train_the_lm)
+{
+    frz_lm *lm = NULL;
+    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
+    const uint64_t mem_before = lm_checksum(lm);
+    const char *data = make_data(EIGHT, 8, NULL);
+    frz_train_params p;
+    small_params(&p);
+    p.max_steps = 4;
+    p.val_fraction = 0.25f;
+    p.val_every = 2;
+    p.patience = 0;
+
+    /* frozen (the default): no LM folder */
+    recorder r = {0};
+    const char *run_frozen = make_temp_dir();
+    ck_assert_int_eq(train(lm, data, run_frozen, &p, &r), FRZ_OK);
+    FILE *f = fopen(path_in(run_frozen, "lm/model.safetensors"), "rb");
+    ck_assert(f == NULL);
+    const float frozen_loss4 = r.loss[4];
+
+    /* finetuned: the loaded model stays as it was; RUNDIR/lm holds trained weights near the loaded ones */
+    frz_train_params pf = p;
+    pf.lm_mode = FRZ_TRAIN_LM_FINETUNE;
+    pf.lm_lr = 1e-3f;
+    const char *run_ft = make_temp_dir();
+    ck_assert_int_eq(train(lm, data, run_ft, &pf, &r), FRZ_OK);
+    ck_assert(lm_checksum(lm) == mem_before);
+    ck_assert(r.loss[4] != frozen_loss4); /* the LM moved under the later steps */
+    frz_lm *ft = NULL;
+    ck_assert_msg(frz_lm_load(path_in(run_ft, "lm"), &ft) == FRZ_OK, "%s", frz_last_error());
+    const size_t n = (size_t)lm->cfg.n_vocab * (size_t)lm->cfg.n_embd;
+    double moved = 0;
+    for (size_t i = 0; i < n; i++) moved = fmax(moved, fabs(ft->w.wte[i] - lm->w.wte[i]));
+    ck_assert_msg(moved > 1e-4 && moved < 0.05, "finetuned wte moved by %g", moved); /* a few steps of lr 1e-3 */
+    frz_lm_free(ft);
+
+    /* from scratch: GPT-2's init (wte std 0.02, not the fixture's 0.3), then trained */
+    frz_train_params ps = p;
+    ps.lm_mode = FRZ_TRAIN_LM_SCRATCH;
+    const char *run_sc = make_temp_dir();
+    ck_assert_int_eq(train(lm, data, run_sc, &ps, &r), FRZ_OK);
+    frz_lm *sc = NULL;
+    ck_assert(frz_lm_load(path_in(run_sc, "lm"), &sc) == FRZ_OK);
+    double s2 = 0;
+    for (size_t i = 0; i < n; i++) s2 += (double)sc->w.wte[i] * sc->w.wte[i];
+    ck_assert_msg(sqrt(s2 / (double)n) < 0.05, "scratch wte rms %g", sqrt(s2 / (double)n));
+    ck_assert(sc->w.layers[0].ln1_w[0] != 1.0f); /* trained, not just initialised */
+    frz_lm_free(sc);
+
+    /* resuming a finetuned run restores the LM's weights and moments: the uninterrupted losses */
+    recorder a = {0}, b = {0};
+    const char *run_b = make_temp_dir();
+    ck_assert_int_eq(train(lm, data, make_temp_dir(), &pf, &a), FRZ_OK);
+    b.abort_after = 2;
+    ck_assert_int_eq(train(lm, data, run_b, &pf, &b), FRZ_ERR_CANCELLED);
+    frz_train_params pr = pf;
+    pr.resume = 1;
+    b.abort_after = 0;
+    ck_assert_int_eq(train(lm, data, run_b, &pr, &b), FRZ_OK);
+    for (int s = 3; s <= 4; s++)
+        ck_assert_msg(memcmp(&a.loss[s], &b.loss[s], sizeof(float)) == 0, "step %d: %.9g vs %.9g", s, a.loss[s], b.loss[s]);
+    /* and resuming it with another LM mode is refused */
+    frz_train_params pz = pr;
+    pz.lm_mode = FRZ_TRAIN_LM_SCRATCH;
+    ck_assert_int_eq(train(lm, data, run_b, &pz, &b), FRZ_ERR_INVALID_ARG);
+    ASSERT_MSG_HAS("LM mode");
+    frz_lm_free(lm);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("train");
@@ -656,6 +729,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, early_stopping_follows_the_patience);
     tcase_add_test(tc, blind_training_never_reads_images);
     tcase_add_test(tc, create_errors);
+    tcase_add_test(tc, finetune_and_scratch_train_the_lm);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -66,7 +66,7 @@ START_TEST(checkpoint_round_trip)
     run_state a, b;
     make_state(&a, 5);
     const char *path = path_in(make_temp_dir(), "checkpoint.safetensors");
-    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 48, a.proj, &a.mom, &a.s), FRZ_OK);
+    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 48, a.proj, &a.mom, &a.s, NULL), FRZ_OK);
     int32_t size = 0;
     ck_assert_int_eq(frz_ckpt_load(path, &b.enc, &size, &b.proj, &b.mom, &b.s), FRZ_OK);
     ck_assert_int_eq(size, 48);
@@ -95,7 +95,7 @@ START_TEST(checkpoint_round_trip)
     free_state(&b);
     /* A NaN loss (a batch whose images all failed) survives too. */
     a.s.last_loss = NAN;
-    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 48, a.proj, &a.mom, &a.s), FRZ_OK);
+    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 48, a.proj, &a.mom, &a.s, NULL), FRZ_OK);
     ck_assert_int_eq(frz_ckpt_load(path, &b.enc, &size, &b.proj, &b.mom, &b.s), FRZ_OK);
     ck_assert(isnan(b.s.last_loss));
     free_state(&b);
@@ -109,7 +109,7 @@ START_TEST(checkpoint_failed_write_keeps_the_old_one)
     make_state(&a, 5);
     const char *dir = make_temp_dir();
     const char *path = path_in(dir, "checkpoint.safetensors");
-    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 32, a.proj, &a.mom, &a.s), FRZ_OK);
+    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 32, a.proj, &a.mom, &a.s, NULL), FRZ_OK);
     size_t len0;
     char *before = read_file_or_fail(path, &len0);
 
@@ -119,13 +119,13 @@ START_TEST(checkpoint_failed_write_keeps_the_old_one)
     ck_assert_int_eq(mkdir(tmp, 0777), 0);
     a.s.step = 2000;
     a.enc->params[0] += 1.0f;
-    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 32, a.proj, &a.mom, &a.s), FRZ_ERR_IO);
+    ck_assert_int_eq(frz_ckpt_save(path, a.enc, 32, a.proj, &a.mom, &a.s, NULL), FRZ_ERR_IO);
     ASSERT_MSG_HAS("checkpoint.safetensors");
     rmdir(tmp);
     /* 2. An allocation fails at every point of the write in turn. */
     for (long k = 1; k < 40; k++) {
         frz_test_fail_alloc_at(k);
-        frz_status st = frz_ckpt_save(path, a.enc, 32, a.proj, &a.mom, &a.s);
+        frz_status st = frz_ckpt_save(path, a.enc, 32, a.proj, &a.mom, &a.s, NULL);
         frz_test_fail_alloc_at(0);
         if (st == FRZ_OK) break;
         ck_assert_int_eq(st, FRZ_ERR_NOMEM);
@@ -170,7 +170,7 @@ START_TEST(checkpoint_load_errors)
                      FRZ_ERR_IO);
     /* Allocation failures while loading leak nothing and return NOMEM. */
     const char *ck = path_in(dir, "ck.safetensors");
-    ck_assert_int_eq(frz_ckpt_save(ck, a.enc, 32, a.proj, &a.mom, &a.s), FRZ_OK);
+    ck_assert_int_eq(frz_ckpt_save(ck, a.enc, 32, a.proj, &a.mom, &a.s, NULL), FRZ_OK);
     int ok = 0;
     for (long k = 1; k < 80 && !ok; k++) {
         frz_test_fail_alloc_at(k);

@@ -318,5 +318,63 @@ expect_usage "tokenizer-train --min-frequency 0" tokenizer-train --data "$TMP/co
     --vocab-size 300 --min-frequency 0
 expect_usage "tokenizer-train without --out" tokenizer-train --data "$TMP/corpus.txt" --vocab-size 300
 
+# ---- pretrain and the LM baselines of train ------------------------------------------------------------------------
+i=0
+while [ $i -lt 40 ]; do
+    printf 'a red circle\tQuestion: What colour is it? Answer: red\na blue star\tQuestion: What colour is it? Answer: blue\n'
+    i=$((i + 1))
+done > "$TMP/corpus.txt"
+run pretrain --data "$TMP/corpus.txt" --tokenizer "$MODEL" --out "$TMP/lm" --layers 1 --width 16 --heads 2 \
+    --context 32 --steps 6 --batch 4 --warmup 2 --tab-segments --threads 1 --seed 3
+if [ $rc -eq 0 ] && [ -f "$TMP/lm/config.json" ] && [ -f "$TMP/lm/model.safetensors" ] && [ -f "$TMP/lm/vocab.json" ] \
+    && [ -f "$TMP/lm/merges.txt" ] && [ -f "$TMP/lm/loss.png" ] \
+    && head -n 1 "$TMP/lm/metrics.csv" | grep -q '^step,epoch,loss,val_ppl,tokens_per_s,lr$' \
+    && [ "$(grep -c '^[0-9]' "$TMP/lm/metrics.csv")" -eq 6 ] && grep -q '^steps 6, loss' "$TMP/out"; then
+    ok "pretrain writes a model folder, metrics.csv (6 steps) and loss.png"
+else
+    fail "pretrain writes a model folder, metrics.csv and loss.png" "rc=$rc err=$(tail -n 3 "$TMP/err")"
+fi
+run generate --lm "$TMP/lm" --prompt "a red circle" --greedy --ids --max-tokens 2
+if [ $rc -eq 0 ]; then ok "the pretrained folder loads as --lm"; else fail "the pretrained folder loads as --lm" "$(cat "$TMP/err")"; fi
+run pretrain --data "$TMP/corpus.txt" --init "$TMP/lm" --out "$TMP/lm2" --steps 2 --batch 4 --threads 1
+if [ $rc -eq 0 ] && grep -q '"n_embd": 16' "$TMP/lm2/config.json"; then
+    ok "pretrain --init continues an existing model"
+else
+    fail "pretrain --init continues an existing model" "rc=$rc err=$(tail -n 3 "$TMP/err")"
+fi
+printf 'fine\n\nbad \377 byte\n' > "$TMP/bad-corpus.txt"
+run pretrain --data "$TMP/bad-corpus.txt" --tokenizer "$MODEL" --out "$TMP/lm3" --steps 1 --width 16 --heads 2 --layers 1
+if [ $rc -eq 1 ] && grep -q "bad-corpus.txt:3: invalid UTF-8" "$TMP/err"; then
+    ok "pretrain names the corpus line that is not UTF-8 (exit 1)"
+else
+    fail "pretrain names the corpus line that is not UTF-8" "rc=$rc err=$(cat "$TMP/err")"
+fi
+printf '\n   \n' > "$TMP/empty-corpus.txt"
+run pretrain --data "$TMP/empty-corpus.txt" --tokenizer "$MODEL" --out "$TMP/lm3" --steps 1 --width 16 --heads 2 --layers 1
+if [ $rc -eq 1 ] && grep -q "empty-corpus.txt: no samples" "$TMP/err"; then
+    ok "pretrain refuses an empty corpus, naming it (exit 1)"
+else
+    fail "pretrain refuses an empty corpus" "rc=$rc err=$(cat "$TMP/err")"
+fi
+run pretrain --data "$TMP/corpus.txt" --tokenizer "$MODEL" --out "$TMP/corpus.txt/sub" --steps 1 --width 16 --heads 2 --layers 1
+if [ $rc -eq 1 ] && grep -q "corpus.txt/sub" "$TMP/err"; then
+    ok "pretrain names an output folder it cannot create (exit 1)"
+else
+    fail "pretrain names an output folder it cannot create" "rc=$rc err=$(cat "$TMP/err")"
+fi
+run pretrain --data "$TMP/corpus.txt" --init "$TMP/lm" --tokenizer "$MODEL" --out "$TMP/lm3"
+if [ $rc -eq 2 ] && grep -q "init" "$TMP/err"; then ok "pretrain --init with --tokenizer is a usage error"; else fail "pretrain --init with --tokenizer is a usage error" "rc=$rc"; fi
+# shellcheck disable=SC2086
+run train --lm "$MODEL" --data "$TMP/captions.tsv" --out "$TMP/run-ft" $TRAIN_OPTS --steps 2 --finetune-lm --lm-lr 1e-3
+if [ $rc -eq 0 ] && [ -f "$TMP/run-ft/lm/model.safetensors" ] && [ -f "$TMP/run-ft/lm/config.json" ] \
+    && ! cmp -s "$TMP/run-ft/lm/model.safetensors" "$MODEL/model.safetensors"; then
+    ok "train --finetune-lm saves the trained LM as RUNDIR/lm/"
+else
+    fail "train --finetune-lm saves the trained LM as RUNDIR/lm/" "rc=$rc err=$(tail -n 3 "$TMP/err")"
+fi
+# shellcheck disable=SC2086
+run train --lm "$MODEL" --data "$TMP/captions.tsv" --out "$TMP/run-x" $TRAIN_OPTS --steps 1 --finetune-lm --scratch-lm
+if [ $rc -eq 2 ]; then ok "train --finetune-lm with --scratch-lm is a usage error"; else fail "train --finetune-lm --scratch-lm" "rc=$rc"; fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

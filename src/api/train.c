@@ -45,7 +45,7 @@ static frz_status bad(const char *what, double v, const char *range)
     return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_create: %s is %g; it must be %s", what, v, range);
 }
 
-static frz_status check_params(const frz_train_params *p, const frz_lm *lm)
+static frz_status check_params(frz_train_params *p, const frz_lm *lm)
 {
     const int64_t n_ctx = frz_lm_get(lm, FRZ_LM_N_CTX);
     if (!p->vision_arch) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_create: vision_arch is NULL");
@@ -74,6 +74,10 @@ static frz_status check_params(const frz_train_params *p, const frz_lm *lm)
     if (p->patience < 0) return bad("patience", p->patience, ">= 0");
     if (p->checkpoint_every < 0) return bad("checkpoint_every", p->checkpoint_every, ">= 0");
     if (p->n_threads < 1 || p->n_threads > 4096) return bad("n_threads", p->n_threads, "in 1..4096");
+    if (p->lm_mode < FRZ_TRAIN_LM_FROZEN || p->lm_mode > FRZ_TRAIN_LM_SCRATCH)
+        return bad("lm_mode", p->lm_mode, "FRZ_TRAIN_LM_FROZEN, _FINETUNE or _SCRATCH");
+    if (p->lm_lr == 0) p->lm_lr = p->lm_mode == FRZ_TRAIN_LM_FINETUNE ? 1e-5f : p->lr;
+    if (!(p->lm_lr > 0 && isfinite(p->lm_lr))) return bad("lm_lr", p->lm_lr, "positive (or 0: the default)");
     if (frz_lm_get(lm, FRZ_LM_EOT_TOKEN) < 0)
         return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_create: the LM has no <|endoftext|> token to end captions with");
     return FRZ_OK;

@@ -15,6 +15,8 @@ static const char usage[] =
     "                                            log-probability of a continuation, per token\n"
     "  train       --lm DIR --data FILE --out RUNDIR ...\n"
     "                                            train a vision encoder through the frozen LM (captioning)\n"
+    "  pretrain    --data CORPUS --tokenizer DIR --out DIR ...\n"
+    "                                            train a GPT-2 language model on text (one sample per line)\n"
     "  caption     --lm DIR --model RUNDIR IMAGE...\n"
     "                                            greedy captions of images with a trained run\n"
     "  ask         --lm DIR --model RUNDIR --prompt '<img:a.jpg>This is a dax. ...'\n"
@@ -38,7 +40,7 @@ static const struct {
 } commands[] = {
     {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"generate", cmd_generate},
     {"score", cmd_score},       {"info", cmd_info},         {"train", cmd_train},
-    {"caption", cmd_caption},   {"ask", cmd_ask},           {"eval", cmd_eval},
+    {"pretrain", cmd_pretrain}, {"caption", cmd_caption},   {"ask", cmd_ask},           {"eval", cmd_eval},
     {"tokenizer-train", cmd_tokenizer_train},
 };
 

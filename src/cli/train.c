@@ -17,13 +17,14 @@ static const cli_option options[] = {
     {"val-every", 0, 1},     {"patience", 0, 1},       {"blind", 0, 0},          {"resume", 0, 0},
     {"seed", 0, 1},          {"threads", 't', 1},      {"beta1", 0, 1},          {"beta2", 0, 1},
     {"adam-eps", 0, 1},      {"weight-decay", 0, 1},   {"grad-clip", 0, 1},      {"max-caption-tokens", 0, 1},
-    {"checkpoint-every", 0, 1}, {"image-dir", 0, 1},     {"micro-batch", 0, 1},
+    {"checkpoint-every", 0, 1}, {"image-dir", 0, 1},     {"micro-batch", 0, 1},    {"finetune-lm", 0, 0},
+    {"scratch-lm", 0, 0},    {"lm-lr", 0, 1},
 };
 enum {
     OPT_LM, OPT_DATA, OPT_OUT, OPT_VISION, OPT_WIDTH, OPT_IMAGE_SIZE, OPT_PREFIX, OPT_BATCH, OPT_LR, OPT_EPOCHS,
     OPT_STEPS, OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_PATIENCE, OPT_BLIND, OPT_RESUME, OPT_SEED, OPT_THREADS,
     OPT_BETA1, OPT_BETA2, OPT_ADAM_EPS, OPT_WEIGHT_DECAY, OPT_GRAD_CLIP, OPT_MAX_CAPTION, OPT_CKPT_EVERY,
-    OPT_IMAGE_DIR, OPT_MICRO_BATCH
+    OPT_IMAGE_DIR, OPT_MICRO_BATCH, OPT_FINETUNE_LM, OPT_SCRATCH_LM, OPT_LM_LR
 };
 
 static const cli_command command = {
@@ -31,9 +32,9 @@ static const cli_command command = {
     "usage: frozen train --lm DIR --data FILE --out RUNDIR [options]\n"
     "\n"
     "Trains a vision encoder (NF-ResNet) and the projector that turns its output into a visual prefix, through\n"
-    "the frozen language model, on image captioning (Frozen, Tsimpoukelli et al. 2021). The LM is never\n"
-    "changed. FILE is a TSV (image path TAB caption per line; paths relative to the file's folder) or a COCO\n"
-    "captions JSON. RUNDIR receives vision.safetensors and projector.safetensors (what `frozen caption` loads:\n"
+    "the frozen language model, on image captioning (Frozen, Tsimpoukelli et al. 2021). The LM is not\n"
+    "changed (but see the baselines --finetune-lm and --scratch-lm). FILE is a TSV (image path TAB caption per\n"
+    "line; paths relative to the file's folder) or a COCO captions JSON. RUNDIR receives vision.safetensors and projector.safetensors (what `frozen caption` loads:\n"
     "the best model by validation perplexity), checkpoint.safetensors, metrics.csv and loss.png.\n"
     "\n"
     "  -m, --lm DIR              the frozen language model (a GPT-2 folder)\n"
@@ -58,6 +59,11 @@ static const cli_command command = {
     "  --max-caption-tokens N    cut captions to N tokens (default 32)\n"
     "  --checkpoint-every N      checkpoint every N steps (default: after each validation) and at the end\n"
     "  --blind                   black images: the paper's blind baseline (prefix tuning)\n"
+    "  --finetune-lm             train the LM's weights too, from the loaded values (Frozen_finetuned);\n"
+    "                            the trained LM is saved as a model folder RUNDIR/lm/\n"
+    "  --scratch-lm              re-initialise the LM randomly (its sizes and tokenizer) and train it with the\n"
+    "                            rest (Frozen_scratch); saved as RUNDIR/lm/\n"
+    "  --lm-lr LR                the LM's AdamW learning rate (default 1e-5 finetuning, --lr from scratch)\n"
     "  --resume                  continue from RUNDIR/checkpoint.safetensors with the same data and settings\n"
     "  --seed S                  initialisation, split and shuffles (default 0)\n"
     "  --image-dir DIR           COCO: the images' folder (default: the JSON file's folder)\n"
@@ -135,6 +141,15 @@ static int on_option(void *ctx, size_t index, const char *value)
     case OPT_THREADS: return parse_int("--threads", value, 1, 4096, &p->n_threads);
     case OPT_IMAGE_DIR: p->image_dir = value; return CLI_OK;
     case OPT_MICRO_BATCH: return parse_int("--micro-batch", value, 1, 65536, &p->micro_batch);
+    case OPT_FINETUNE_LM:
+    case OPT_SCRATCH_LM: {
+        const int32_t mode = index == OPT_FINETUNE_LM ? FRZ_TRAIN_LM_FINETUNE : FRZ_TRAIN_LM_SCRATCH;
+        if (p->lm_mode != FRZ_TRAIN_LM_FROZEN && p->lm_mode != mode)
+            return cli_usage_error(&command, "--finetune-lm and --scratch-lm exclude each other");
+        p->lm_mode = mode;
+        return CLI_OK;
+    }
+    case OPT_LM_LR: return parse_float("--lm-lr", value, 1e-12, 10, &p->lm_lr);
     default: return CLI_OK;
     }
 }

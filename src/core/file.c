@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -85,4 +86,36 @@ frz_status frz_map_file(const char *path, const void **map_out, size_t *len_out)
 void frz_unmap_file(const void *map, size_t len)
 {
     if (map) munmap((void *)map, len);
+}
+
+frz_status frz_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    size_t cap = strlen(path) + 32;
+    char *tmp = frz_malloc(cap, "temporary file name");
+    if (!tmp) return FRZ_ERR_NOMEM;
+    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        frz_status st = frz_fail(FRZ_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    const char *p = data;
+    size_t left = len;
+    int ok = 1;
+    while (ok && left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ok = 0;
+        else p += w, left -= (size_t)w;
+    }
+    if (ok && fsync(fd) != 0) ok = 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) ok = 0, e = errno;
+    frz_status st = FRZ_OK;
+    if (!ok) st = frz_fail(FRZ_ERR_IO, "%s: cannot write %s: %s", path, tmp, strerror(e));
+    else if (rename(tmp, path) != 0) st = frz_fail(FRZ_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+    if (st != FRZ_OK) unlink(tmp);
+    free(tmp);
+    return st;
 }

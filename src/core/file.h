@@ -13,4 +13,8 @@ frz_status frz_read_file(const char *path, char **buf, size_t *len);
 frz_status frz_map_file(const char *path, const void **map, size_t *len);
 void frz_unmap_file(const void *map, size_t len);
 
+/* Writes len bytes to path atomically: a temporary file beside it ("<path>.tmp.<pid>"), fsync'ed, renamed over
+ * path. On failure the previous file (if any) is untouched and no temporary file is left. */
+frz_status frz_write_file_atomic(const char *path, const void *data, size_t len);
+
 #endif

@@ -59,7 +59,11 @@ struct frz_lm {
     struct frz_st_set *st;       /* the mapping the weights point into (NULL for in-memory models) */
     float **owned;               /* tensors converted at load (F16/BF16), freed with the model */
     size_t n_owned;
-    float *mem;                  /* in-memory models: every parameter in one allocation */
+    float *mem;                  /* in-memory and writable models: every parameter in one allocation, in the
+                                  * order of the tensor table (frz_gpt2_tensors), n_mem floats */
+    size_t n_mem;
+    char *tok_dir;               /* the folder vocab.json and merges.txt came from (frz_lm_save copies them);
+                                  * NULL without a tokenizer */
 };
 
 /* One named parameter tensor, as a table the loader and the random constructor both walk. */
@@ -78,6 +82,13 @@ enum { FRZ_INIT_NORMAL, FRZ_INIT_NORMAL_RESIDUAL, FRZ_INIT_LN_WEIGHT, FRZ_INIT_S
  * order. lm->cfg must be set. */
 frz_status frz_gpt2_tensors(frz_lm *lm, frz_gpt2_tensor **out, size_t *n_out);
 
+/* The same table for weights w whose layer array is already allocated: each entry's dst is the member of w that
+ * holds the tensor now (frz_gpt2_make_writable reads them there). */
+frz_status frz_gpt2_table(const frz_gpt2_config *cfg, frz_gpt2_weights *w, frz_gpt2_tensor **out, size_t *n_out);
+
+/* Elements of a table entry. */
+size_t frz_gpt2_numel(const frz_gpt2_tensor *t);
+
 /* Once every tensor of the table is attached: counts the parameters and points a tied LM head at wte. */
 void frz_gpt2_finish(frz_lm *lm, const frz_gpt2_tensor *t, size_t n);
 
@@ -87,6 +98,23 @@ frz_status frz_gpt2_alloc(const frz_gpt2_config *cfg, const char *what, frz_lm *
 /* A model with random GPT-2-style weights (normal, std 0.02; residual projections 0.02/sqrt(2 n_layer); layer
  * norms and biases slightly perturbed so tests see them) and no tokenizer. Same seed, same weights. */
 frz_status frz_gpt2_create_random(const frz_gpt2_config *cfg, uint64_t seed, frz_lm **out);
+
+/* The same with GPT-2's own initialisation when hf_init is set: LayerNorm weights 1, every bias and LayerNorm
+ * bias 0 (the matrices as above). What `frozen pretrain` starts from. */
+frz_status frz_gpt2_create_init(const frz_gpt2_config *cfg, uint64_t seed, int hf_init, frz_lm **out);
+
+/* Makes the weights the model's own: every tensor is copied into lm->mem (table order), the mapped file and the
+ * converted tensors are released, and the weights may be written from then on (training). Already writable (an
+ * in-memory model): nothing changes. The model must not be in use by any session meanwhile. */
+frz_status frz_gpt2_make_writable(frz_lm *lm);
+
+/* A writable copy of src (weights in its own lm->mem; the tokenizer read again from src->tok_dir, none when src
+ * has none). */
+frz_status frz_gpt2_clone(const frz_lm *src, frz_lm **out);
+
+/* Reads dir/vocab.json and dir/merges.txt into lm->tok (its ids must fit lm->cfg.n_vocab), sets lm->eot and
+ * lm->tok_dir. */
+frz_status frz_gpt2_load_tokenizer(frz_lm *lm, const char *dir);
 
 /* A config of the given sizes with GPT-2's defaults for the rest (n_inner 4C, eps 1e-5, gelu_new, scaled
  * attention, tied head). */

@@ -71,7 +71,7 @@ static frz_status attach_tensors(frz_lm *lm, const char *dir)
     return st;
 }
 
-static frz_status load_tokenizer(frz_lm *lm, const char *dir)
+frz_status frz_gpt2_load_tokenizer(frz_lm *lm, const char *dir)
 {
     char *vocab = join(dir, "vocab.json"), *merges = join(dir, "merges.txt");
     frz_status st = vocab && merges ? frz_tokenizer_load(vocab, merges, &lm->tok) : FRZ_ERR_NOMEM;
@@ -82,6 +82,7 @@ static frz_status load_tokenizer(frz_lm *lm, const char *dir)
                           vocab, (int)n, merges, lm->cfg.n_vocab, dir);
         lm->eot = frz_tokenizer_eot(lm->tok);
     }
+    if (st == FRZ_OK && !(lm->tok_dir = frz_strdup(dir, "the tokenizer folder"))) st = FRZ_ERR_NOMEM;
     free(vocab);
     free(merges);
     return st;
@@ -101,7 +102,7 @@ frz_status frz_lm_load(const char *dir, frz_lm **out)
     free(cfg_path);
     if (st == FRZ_OK) st = frz_st_open_dir(dir, &lm->st);
     if (st == FRZ_OK) st = attach_tensors(lm, dir);
-    if (st == FRZ_OK) st = load_tokenizer(lm, dir);
+    if (st == FRZ_OK) st = frz_gpt2_load_tokenizer(lm, dir);
     if (st) {
         frz_lm_free(lm);
         return st;

@@ -38,18 +38,21 @@ static void add(frz_gpt2_tensor *t, size_t *n, const float **dst, int init, int6
 
 frz_status frz_gpt2_tensors(frz_lm *lm, frz_gpt2_tensor **out, size_t *n_out)
 {
-    const frz_gpt2_config *c = &lm->cfg;
+    *out = NULL;
+    *n_out = 0;
+    lm->w.layers = frz_calloc((size_t)lm->cfg.n_layer, sizeof *lm->w.layers, "the layer table");
+    if (!lm->w.layers) return FRZ_ERR_NOMEM;
+    return frz_gpt2_table(&lm->cfg, &lm->w, out, n_out);
+}
+
+frz_status frz_gpt2_table(const frz_gpt2_config *c, frz_gpt2_weights *w, frz_gpt2_tensor **out, size_t *n_out)
+{
     const int64_t C = c->n_embd, F = c->n_inner, V = c->n_vocab;
     *out = NULL;
     *n_out = 0;
-    lm->w.layers = frz_calloc((size_t)c->n_layer, sizeof *lm->w.layers, "the layer table");
     frz_gpt2_tensor *t = frz_calloc(5 + 12 * (size_t)c->n_layer, sizeof *t, "the tensor table");
-    if (!lm->w.layers || !t) {
-        free(t);
-        return FRZ_ERR_NOMEM;
-    }
+    if (!t) return FRZ_ERR_NOMEM;
     size_t n = 0;
-    frz_gpt2_weights *w = &lm->w;
     add(t, &n, &w->wte, FRZ_INIT_NORMAL, V, C, "wte.weight", 0);
     add(t, &n, &w->wpe, FRZ_INIT_NORMAL, c->n_ctx, C, "wpe.weight", 0);
     for (int l = 0; l < c->n_layer; l++) {
@@ -86,32 +89,29 @@ void frz_gpt2_finish(frz_lm *lm, const frz_gpt2_tensor *t, size_t n)
     if (lm->cfg.tie_lm_head) lm->w.lm_head = lm->w.wte;
 }
 
-frz_status frz_gpt2_create_random(const frz_gpt2_config *cfg, uint64_t seed, frz_lm **out)
+size_t frz_gpt2_numel(const frz_gpt2_tensor *t) { return (size_t)(t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1)); }
+
+/* Draws every tensor of the table into lm->mem (allocated here, table order) and points the weights at it. */
+static frz_status fill_random(frz_lm *lm, const frz_gpt2_tensor *t, size_t n, uint64_t seed, int hf)
 {
-    frz_lm *lm;
-    frz_status st = frz_gpt2_alloc(cfg, "random GPT-2 config", &lm);
-    if (st) return st;
-    frz_gpt2_tensor *t;
-    size_t n;
-    if ((st = frz_gpt2_tensors(lm, &t, &n))) {
-        frz_lm_free(lm);
-        return st;
-    }
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
+    for (size_t i = 0; i < n; i++) total += frz_gpt2_numel(&t[i]);
     lm->mem = frz_malloc(total * sizeof(float), "random GPT-2 parameters");
-    if (!lm->mem) {
-        free(t);
-        frz_lm_free(lm);
-        return FRZ_ERR_NOMEM;
-    }
+    if (!lm->mem) return FRZ_ERR_NOMEM;
+    lm->n_mem = total;
     frz_rng rng;
     frz_rng_seed(&rng, seed);
-    const double std = 0.02, std_residual = 0.02 / sqrt(2.0 * cfg->n_layer);
+    const double std = 0.02, std_residual = 0.02 / sqrt(2.0 * lm->cfg.n_layer);
     float *p = lm->mem;
     for (size_t i = 0; i < n; i++) {
-        size_t size = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
+        const size_t size = frz_gpt2_numel(&t[i]);
         for (size_t j = 0; j < size; j++) {
+            /* GPT-2's own init has LayerNorm 1/0 and zero biases; the test models perturb them so that tests
+             * see every term. */
+            if (hf && (t[i].init == FRZ_INIT_LN_WEIGHT || t[i].init == FRZ_INIT_SMALL)) {
+                p[j] = t[i].init == FRZ_INIT_LN_WEIGHT ? 1.0f : 0.0f;
+                continue;
+            }
             double z = frz_rng_normal(&rng);
             switch (t[i].init) {
             case FRZ_INIT_NORMAL: p[j] = (float)(std * z); break;
@@ -123,10 +123,31 @@ frz_status frz_gpt2_create_random(const frz_gpt2_config *cfg, uint64_t seed, frz
         *t[i].dst = p;
         p += size;
     }
-    frz_gpt2_finish(lm, t, n);
+    return FRZ_OK;
+}
+
+frz_status frz_gpt2_create_init(const frz_gpt2_config *cfg, uint64_t seed, int hf_init, frz_lm **out)
+{
+    *out = NULL;
+    frz_lm *lm;
+    frz_status st = frz_gpt2_alloc(cfg, "random GPT-2 config", &lm);
+    if (st) return st;
+    frz_gpt2_tensor *t = NULL;
+    size_t n = 0;
+    if ((st = frz_gpt2_tensors(lm, &t, &n)) == FRZ_OK) st = fill_random(lm, t, n, seed, hf_init);
+    if (st == FRZ_OK) frz_gpt2_finish(lm, t, n);
     free(t);
+    if (st) {
+        frz_lm_free(lm);
+        return st;
+    }
     *out = lm;
     return FRZ_OK;
+}
+
+frz_status frz_gpt2_create_random(const frz_gpt2_config *cfg, uint64_t seed, frz_lm **out)
+{
+    return frz_gpt2_create_init(cfg, seed, 0, out);
 }
 
 void frz_lm_free(frz_lm *lm)
@@ -135,6 +156,7 @@ void frz_lm_free(frz_lm *lm)
     for (size_t i = 0; i < lm->n_owned; i++) free(lm->owned[i]);
     free(lm->owned);
     free(lm->mem);
+    free(lm->tok_dir);
     free(lm->w.layers);
     if (lm->tok) frz_tokenizer_free(lm->tok);
     if (lm->st) frz_st_close(lm->st);

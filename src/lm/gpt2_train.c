@@ -60,6 +60,7 @@ struct frz_gpt2_train_ws {
     float *datt_scratch;        /* (B,NH,T) */
 
     enum { WS_EMPTY, WS_FORWARD, WS_DLOGITS } state; /* WS_DLOGITS: logits hold their gradient */
+    float dlogits_scale;        /* the loss scale that gradient was computed for */
 };
 
 /* ---- the one allocation ------------------------------------------------------------------------------- */
@@ -100,81 +101,117 @@ static size_t mul3(size_t a, size_t b, size_t c)
     return frz_mul_size(a, b, &ab) && frz_mul_size(ab, c, &abc) ? abc : 0;
 }
 
+#define N_REGIONS 34
+
+/* The regions of a workspace for w->B x w->T positions (w->lm set), into r (N_REGIONS); the byte total (0 on
+ * overflow). */
+static size_t plan(frz_gpt2_train_ws *w, region *r)
+{
+    const frz_gpt2_config *c = &w->lm->cfg;
+    w->BT = (size_t)w->B * w->T;
+    const size_t BT = w->BT, L = (size_t)c->n_layer, C = (size_t)c->n_embd, F = (size_t)c->n_inner,
+                 NH = (size_t)c->n_head, V = (size_t)c->n_vocab, B = (size_t)w->B, T = (size_t)w->T;
+    const size_t f = sizeof(float);
+    const size_t LBT = mul3(L, BT, 1), att = mul3(LBT, NH, T); /* per-layer arrays: (L, BT, ...) */
+    const region list[] = {
+        /* the batch */
+        {(void **)&w->tokens, BT, sizeof(int32_t)},
+        {(void **)&w->rows, BT, sizeof(int32_t)},
+        {(void **)&w->targets, BT, sizeof(int32_t)},
+        /* activations */
+        {(void **)&w->encoded, mul3(BT, C, 1), f},
+        {(void **)&w->ln1, mul3(LBT, C, 1), f},
+        {(void **)&w->ln1_mean, LBT, f},
+        {(void **)&w->ln1_rstd, LBT, f},
+        {(void **)&w->qkv, mul3(LBT, 3, C), f},
+        {(void **)&w->att, att, f},
+        {(void **)&w->atty, mul3(LBT, C, 1), f},
+        {(void **)&w->res_att, mul3(LBT, C, 1), f},
+        {(void **)&w->ln2, mul3(LBT, C, 1), f},
+        {(void **)&w->ln2_mean, LBT, f},
+        {(void **)&w->ln2_rstd, LBT, f},
+        {(void **)&w->fch, mul3(LBT, F, 1), f},
+        {(void **)&w->fch_act, mul3(LBT, F, 1), f},
+        {(void **)&w->res_out, mul3(LBT, C, 1), f},
+        {(void **)&w->lnf, mul3(BT, C, 1), f},
+        {(void **)&w->lnf_mean, BT, f},
+        {(void **)&w->lnf_rstd, BT, f},
+        {(void **)&w->head_in, mul3(BT, C, 1), f},
+        {(void **)&w->logits, mul3(BT, V, 1), f},
+        {(void **)&w->lse, BT, sizeof(double)},
+        {(void **)&w->nll, BT, sizeof(double)},
+        {(void **)&w->seq_nll, B, sizeof(double)},
+        {(void **)&w->seq_count, B, sizeof(int)},
+        /* backward scratch */
+        {(void **)&w->dres, mul3(BT, C, 1), f},
+        {(void **)&w->dln, mul3(BT, C, 1), f},
+        {(void **)&w->datty, mul3(BT, C, 1), f},
+        {(void **)&w->dqkv, mul3(BT, 3, C), f},
+        {(void **)&w->dfch_act, mul3(BT, F, 1), f},
+        {(void **)&w->dfch, mul3(BT, F, 1), f},
+        {(void **)&w->dhead, mul3(BT, C, 1), f},
+        {(void **)&w->datt_scratch, mul3(BT, NH, 1), f},
+    };
+    _Static_assert(sizeof list / sizeof list[0] == N_REGIONS, "N_REGIONS");
+    memcpy(r, list, sizeof list);
+    size_t bytes = regions_bytes(r, N_REGIONS);
+    for (size_t i = 0; i < N_REGIONS; i++)
+        if (r[i].count == 0) bytes = 0; /* a product overflowed */
+    return bytes > (size_t)-1 - ALIGN ? 0 : bytes;
+}
+
+static frz_status check_shape(const frz_lm *lm, int B, int T)
+{
+    if (B < 1 || T < 1 || T > lm->cfg.n_ctx || (int64_t)B * T > INT32_MAX) /* positions are indexed by int32 */
+        return frz_fail(FRZ_ERR_INVALID_ARG, "training workspace: batch %d x %d positions; expected B >= 1, "
+                        "1 <= T <= n_ctx (%d) and B T < 2^31", B, T, lm->cfg.n_ctx);
+    return FRZ_OK;
+}
+
 frz_status frz_gpt2_train_ws_create(const frz_lm *lm, int B, int T, frz_gpt2_train_ws **out)
 {
     *out = NULL;
     if (!lm) return frz_fail(FRZ_ERR_INVALID_ARG, "training workspace: no model");
-    const frz_gpt2_config *c = &lm->cfg;
-    if (B < 1 || T < 1 || T > c->n_ctx || (int64_t)B * T > INT32_MAX) /* positions are indexed by int32 */
-        return frz_fail(FRZ_ERR_INVALID_ARG, "training workspace: batch %d x %d positions; expected B >= 1, "
-                        "1 <= T <= n_ctx (%d) and B T < 2^31", B, T, c->n_ctx);
-    frz_gpt2_train_ws w;
-    memset(&w, 0, sizeof w);
-    w.lm = lm;
-    w.B = B;
-    w.T = T;
-    w.BT = (size_t)B * T;
-    const size_t BT = w.BT, L = (size_t)c->n_layer, C = (size_t)c->n_embd, F = (size_t)c->n_inner,
-                 NH = (size_t)c->n_head, V = (size_t)c->n_vocab;
-    const size_t f = sizeof(float);
-    const size_t LBT = mul3(L, BT, 1), att = mul3(LBT, NH, (size_t)T); /* per-layer arrays: (L, BT, ...) */
-    const region r[] = {
-        /* the batch */
-        {(void **)&w.tokens, BT, sizeof(int32_t)},
-        {(void **)&w.rows, BT, sizeof(int32_t)},
-        {(void **)&w.targets, BT, sizeof(int32_t)},
-        /* activations */
-        {(void **)&w.encoded, mul3(BT, C, 1), f},
-        {(void **)&w.ln1, mul3(LBT, C, 1), f},
-        {(void **)&w.ln1_mean, LBT, f},
-        {(void **)&w.ln1_rstd, LBT, f},
-        {(void **)&w.qkv, mul3(LBT, 3, C), f},
-        {(void **)&w.att, att, f},
-        {(void **)&w.atty, mul3(LBT, C, 1), f},
-        {(void **)&w.res_att, mul3(LBT, C, 1), f},
-        {(void **)&w.ln2, mul3(LBT, C, 1), f},
-        {(void **)&w.ln2_mean, LBT, f},
-        {(void **)&w.ln2_rstd, LBT, f},
-        {(void **)&w.fch, mul3(LBT, F, 1), f},
-        {(void **)&w.fch_act, mul3(LBT, F, 1), f},
-        {(void **)&w.res_out, mul3(LBT, C, 1), f},
-        {(void **)&w.lnf, mul3(BT, C, 1), f},
-        {(void **)&w.lnf_mean, BT, f},
-        {(void **)&w.lnf_rstd, BT, f},
-        {(void **)&w.head_in, mul3(BT, C, 1), f},
-        {(void **)&w.logits, mul3(BT, V, 1), f},
-        {(void **)&w.lse, BT, sizeof(double)},
-        {(void **)&w.nll, BT, sizeof(double)},
-        {(void **)&w.seq_nll, (size_t)B, sizeof(double)},
-        {(void **)&w.seq_count, (size_t)B, sizeof(int)},
-        /* backward scratch */
-        {(void **)&w.dres, mul3(BT, C, 1), f},
-        {(void **)&w.dln, mul3(BT, C, 1), f},
-        {(void **)&w.datty, mul3(BT, C, 1), f},
-        {(void **)&w.dqkv, mul3(BT, 3, C), f},
-        {(void **)&w.dfch_act, mul3(BT, F, 1), f},
-        {(void **)&w.dfch, mul3(BT, F, 1), f},
-        {(void **)&w.dhead, mul3(BT, C, 1), f},
-        {(void **)&w.datt_scratch, mul3(BT, NH, 1), f},
-    };
-    const size_t n_r = sizeof r / sizeof r[0];
-    size_t bytes = regions_bytes(r, n_r);
-    for (size_t i = 0; i < n_r; i++)
-        if (r[i].count == 0) bytes = 0; /* a product overflowed */
-    if (bytes == 0 || bytes > (size_t)-1 - ALIGN)
-        return frz_fail(FRZ_ERR_NOMEM, "training workspace for %d x %d positions: size overflow", B, T);
-    frz_gpt2_train_ws *ws = frz_malloc(sizeof *ws, "the training workspace");
+    frz_status st = check_shape(lm, B, T);
+    if (st) return st;
+    frz_gpt2_train_ws *ws = frz_calloc(1, sizeof *ws, "the training workspace");
     if (!ws) return FRZ_ERR_NOMEM;
-    w.mem = frz_malloc(bytes + ALIGN, "the training activations");
-    if (!w.mem) {
+    ws->lm = lm;
+    ws->state = WS_EMPTY;
+    if ((st = frz_gpt2_train_ws_reshape(ws, B, T)) != FRZ_OK) {
         free(ws);
-        return frz_fail_prefix(FRZ_ERR_NOMEM, "training workspace for %d x %d positions: ", B, T);
+        return st;
     }
-    w.bytes = bytes + ALIGN;
-    regions_assign(r, n_r, w.mem);
-    w.state = WS_EMPTY;
-    *ws = w;
     *out = ws;
+    return FRZ_OK;
+}
+
+frz_status frz_gpt2_train_ws_reshape(frz_gpt2_train_ws *ws, int B, int T)
+{
+    frz_status st = check_shape(ws->lm, B, T);
+    if (st) return st;
+    const int old_B = ws->B, old_T = ws->T;
+    region r[N_REGIONS];
+    ws->B = B, ws->T = T;
+    const size_t bytes = plan(ws, r);
+    if (bytes == 0) st = frz_fail(FRZ_ERR_NOMEM, "training workspace for %d x %d positions: size overflow", B, T);
+    if (st == FRZ_OK && bytes + ALIGN > ws->bytes) { /* a bigger shape than any before: a new block */
+        void *mem = frz_malloc(bytes + ALIGN, "the training activations");
+        if (!mem) {
+            st = frz_fail_prefix(FRZ_ERR_NOMEM, "training workspace for %d x %d positions: ", B, T);
+        } else {
+            free(ws->mem);
+            ws->mem = mem;
+            ws->bytes = bytes + ALIGN;
+        }
+    }
+    if (st != FRZ_OK) { /* back to the old shape, whose layout still fits the old block */
+        ws->B = old_B, ws->T = old_T;
+        if (ws->mem) plan(ws, r); /* recomputes BT; the pointers were not touched */
+        return st;
+    }
+    regions_assign(r, N_REGIONS, ws->mem);
+    ws->state = WS_EMPTY;
     return FRZ_OK;
 }
 
@@ -317,6 +354,12 @@ static void zero(float *p, size_t n) { memset(p, 0, n * sizeof *p); }
 
 frz_status frz_gpt2_train_backward(frz_gpt2_train_ws *ws, float *d_embd, frz_gpt2_grads *grads, int n_threads)
 {
+    return frz_gpt2_train_backward_scaled(ws, d_embd, grads, 1.0f, n_threads);
+}
+
+frz_status frz_gpt2_train_backward_scaled(frz_gpt2_train_ws *ws, float *d_embd, frz_gpt2_grads *grads, float scale,
+                                          int n_threads)
+{
     if (!ws) return frz_fail(FRZ_ERR_INVALID_ARG, "training backward: no workspace");
     if (ws->state == WS_EMPTY)
         return frz_fail(FRZ_ERR_INVALID_ARG, "training backward: no successful forward to differentiate");
@@ -331,8 +374,13 @@ frz_status frz_gpt2_train_backward(frz_gpt2_train_ws *ws, float *d_embd, frz_gpt
 
     /* loss = mean over the M targets: dlogits = (softmax - onehot) / M, in place of the logits (once) */
     if (ws->state == WS_FORWARD) {
-        frz_crossentropy_backward(ws->logits, ws->lse, ws->targets, 1.0f / (float)M, M, V, nth);
+        frz_crossentropy_backward(ws->logits, ws->lse, ws->targets, scale / (float)M, M, V, nth);
         ws->state = WS_DLOGITS;
+        ws->dlogits_scale = scale;
+    } else if (scale != ws->dlogits_scale) { /* the gradient is linear in the scale */
+        const float k = scale / ws->dlogits_scale;
+        for (size_t i = 0; i < M * (size_t)V; i++) ws->logits[i] *= k;
+        ws->dlogits_scale = scale;
     }
     /* LM head: the rows without a target get no gradient */
     zero(ws->dhead, M * C);

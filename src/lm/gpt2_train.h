@@ -27,6 +27,9 @@ typedef struct frz_gpt2_train_ws frz_gpt2_train_ws;
  * FRZ_ERR_INVALID_ARG; FRZ_ERR_NOMEM. */
 frz_status frz_gpt2_train_ws_create(const frz_lm *lm, int B, int T, frz_gpt2_train_ws **out);
 void frz_gpt2_train_ws_free(frz_gpt2_train_ws *ws);
+/* Makes the workspace hold B x T positions instead, reusing its allocation when the new shape fits in it (batches
+ * of varying length need no new memory). Any earlier forward is forgotten. On failure it is unchanged. */
+frz_status frz_gpt2_train_ws_reshape(frz_gpt2_train_ws *ws, int B, int T);
 
 /* Forward over the batch; *loss = mean cross-entropy over the positions whose target (B,T) is >= 0, where
  * targets[b*T+t] is the id expected as the NEXT token after position t. Also stores per-sequence sums of the
@@ -85,5 +88,9 @@ void frz_gpt2_grads_free(frz_gpt2_grads *g);
  * May be called more than once per forward (each call adds the same gradients again). FRZ_ERR_INVALID_ARG if
  * no forward succeeded since the workspace was made or since a failed forward. */
 frz_status frz_gpt2_train_backward(frz_gpt2_train_ws *ws, float *d_embd, frz_gpt2_grads *grads, int n_threads);
+/* The same for scale times the mean loss: a batch split into parts adds each part's gradient with scale = its
+ * targets / the batch's, which sums to the gradient of the batch's mean loss. scale must not be 0. */
+frz_status frz_gpt2_train_backward_scaled(frz_gpt2_train_ws *ws, float *d_embd, frz_gpt2_grads *grads, float scale,
+                                          int n_threads);
 
 #endif

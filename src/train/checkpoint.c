@@ -41,7 +41,7 @@ static const char *const KEYS[N_KEYS] = {
 };
 
 frz_status frz_ckpt_save(const char *path, const frz_nfr_model *enc, int32_t image_size, const frz_projector *proj,
-                         const frz_ckpt_moments *mom, const frz_ckpt_state *s)
+                         const frz_ckpt_moments *mom, const frz_ckpt_state *s, const frz_ckpt_lm *lm)
 {
     char vals[N_KEYS][40];
     frz_meta_fmt_int(vals[K_STEP], 40, s->step);
@@ -66,8 +66,8 @@ frz_status frz_ckpt_save(const char *path, const frz_nfr_model *enc, int32_t ima
     frz_nfr_config_to_meta(&enc->cfg, &nm);
     frz_proj_meta pm;
     frz_proj_to_meta(proj, &pm);
-    const size_t n_meta = FRZ_NFR_META_PAIRS + FRZ_PROJ_META_PAIRS + N_KEYS;
-    const char *kv[2 * (FRZ_NFR_META_PAIRS + FRZ_PROJ_META_PAIRS + N_KEYS)];
+    size_t n_meta = FRZ_NFR_META_PAIRS + FRZ_PROJ_META_PAIRS + N_KEYS;
+    const char *kv[2 * (FRZ_NFR_META_PAIRS + FRZ_PROJ_META_PAIRS + N_KEYS + 1)];
     memcpy(kv, nm.kv, sizeof nm.kv);
     memcpy(kv + 2 * FRZ_NFR_META_PAIRS, pm.kv, sizeof pm.kv);
     for (int i = 0; i < N_KEYS; i++) {
@@ -75,8 +75,15 @@ frz_status frz_ckpt_save(const char *path, const frz_nfr_model *enc, int32_t ima
         kv[2 * (FRZ_NFR_META_PAIRS + FRZ_PROJ_META_PAIRS + i) + 1] = vals[i];
     }
 
+    char mode[16];
+    if (lm) { /* the trained LM's mode: a resumed run must train it the same way */
+        snprintf(mode, sizeof mode, "%d", (int)lm->mode);
+        kv[2 * n_meta] = FRZ_CKPT_LM_MODE;
+        kv[2 * n_meta + 1] = mode;
+        n_meta++;
+    }
     const int ne = enc->arch.n_tensors;
-    frz_st_write_tensor *ts = frz_calloc((size_t)ne + 6, sizeof *ts, "checkpoint tensor list");
+    frz_st_write_tensor *ts = frz_calloc((size_t)ne + 9, sizeof *ts, "checkpoint tensor list");
     if (!ts) return FRZ_ERR_NOMEM;
     frz_vision_tensors(enc, ts);
     const size_t O = frz_proj_out(proj);
@@ -85,15 +92,19 @@ frz_status frz_ckpt_save(const char *path, const frz_nfr_model *enc, int32_t ima
         int ndim;
         int64_t d0, d1;
         const float *data;
-    } extra[6] = {
+    } extra[9] = {
         {FRZ_PROJ_WEIGHT, 2, (int64_t)O, proj->n_features, frz_proj_weight(proj)},
         {FRZ_PROJ_BIAS, 1, (int64_t)O, 0, frz_proj_bias(proj)},
         {"adam.m.vision", 1, (int64_t)enc->arch.n_params, 0, mom->m_vision},
         {"adam.v.vision", 1, (int64_t)enc->arch.n_params, 0, mom->v_vision},
         {"adam.m.projector", 1, (int64_t)proj->n_params, 0, mom->m_proj},
         {"adam.v.projector", 1, (int64_t)proj->n_params, 0, mom->v_proj},
+        {"lm.params", 1, lm ? (int64_t)lm->n : 0, 0, lm ? lm->params : NULL},
+        {"adam.m.lm", 1, lm ? (int64_t)lm->n : 0, 0, lm ? lm->m : NULL},
+        {"adam.v.lm", 1, lm ? (int64_t)lm->n : 0, 0, lm ? lm->v : NULL},
     };
-    for (int i = 0; i < 6; i++) {
+    const int n_extra = lm ? 9 : 6;
+    for (int i = 0; i < n_extra; i++) {
         frz_st_write_tensor *t = &ts[ne + i];
         t->name = extra[i].name;
         t->dtype = FRZ_DT_F32;
@@ -102,7 +113,7 @@ frz_status frz_ckpt_save(const char *path, const frz_nfr_model *enc, int32_t ima
         t->shape[1] = extra[i].d1;
         t->data = extra[i].data;
     }
-    frz_status st = frz_st_write_file(path, ts, (size_t)ne + 6, kv, n_meta);
+    frz_status st = frz_st_write_file(path, ts, (size_t)(ne + n_extra), kv, n_meta);
     free(ts);
     return st;
 }
@@ -196,4 +207,20 @@ frz_status frz_ckpt_load(const char *path, frz_nfr_model **enc_out, int32_t *ima
     *enc_out = enc;
     *proj_out = proj;
     return FRZ_OK;
+}
+
+frz_status frz_ckpt_load_lm(const char *path, const frz_ckpt_lm *lm)
+{
+    frz_st_set *set = NULL;
+    frz_status st = frz_st_open_file(path, &set);
+    int64_t mode = 0;
+    if (st == FRZ_OK && frz_st_metadata(set, FRZ_CKPT_LM_MODE)) st = frz_meta_int(set, FRZ_CKPT_LM_MODE, path, 0, 2, &mode);
+    if (st == FRZ_OK && mode != lm->mode)
+        st = frz_fail(FRZ_ERR_INVALID_ARG, "%s: cannot resume: the LM mode is %d now but %d in the checkpoint", path,
+                      (int)lm->mode, (int)mode);
+    if (st == FRZ_OK) st = read_flat(set, "lm.params", lm->n, lm->params);
+    if (st == FRZ_OK) st = read_flat(set, "adam.m.lm", lm->n, lm->m);
+    if (st == FRZ_OK) st = read_flat(set, "adam.v.lm", lm->n, lm->v);
+    frz_st_close(set);
+    return st;
 }

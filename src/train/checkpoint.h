@@ -37,14 +37,29 @@ typedef struct frz_ckpt_moments {
     float *m_proj, *v_proj;      /* (proj->n_params) */
 } frz_ckpt_moments;
 
+/* The LM of the finetune and scratch modes (frz_train_params.lm_mode): its flat parameter block and AdamW moments
+ * (n floats each, lm_opt.h), stored as "lm.params", "adam.m.lm", "adam.v.lm", and the mode as metadata
+ * FRZ_CKPT_LM_MODE. */
+typedef struct frz_ckpt_lm {
+    float *params, *m, *v;
+    size_t n;
+    int32_t mode;
+} frz_ckpt_lm;
+#define FRZ_CKPT_LM_MODE "frozen.train.lm_mode"
+
+/* lm: NULL in the frozen mode (the file is then exactly as before the LM modes existed). */
 frz_status frz_ckpt_save(const char *path, const frz_nfr_model *enc, int32_t image_size, const frz_projector *proj,
-                         const frz_ckpt_moments *mom, const frz_ckpt_state *state);
+                         const frz_ckpt_moments *mom, const frz_ckpt_state *state, const frz_ckpt_lm *lm);
 
 /* Reads a checkpoint: a new encoder, projector and moments (the caller frees them with frz_nfr_free,
  * frz_proj_free and frz_ckpt_moments_free), the image size and the state. Errors name the file and the tensor
  * or key; nothing is returned on failure. */
 frz_status frz_ckpt_load(const char *path, frz_nfr_model **enc, int32_t *image_size, frz_projector **proj,
                          frz_ckpt_moments *mom, frz_ckpt_state *state);
+
+/* Reads the LM's parameters and moments into lm's buffers (n floats each); the checkpoint's mode (absent: frozen)
+ * must be lm->mode. Errors name the file and the tensor. */
+frz_status frz_ckpt_load_lm(const char *path, const frz_ckpt_lm *lm);
 
 /* Zeroed moments for the two arrays. */
 frz_status frz_ckpt_moments_create(size_t n_vision, size_t n_proj, frz_ckpt_moments *mom);

@@ -68,12 +68,14 @@ static frz_status scan_rows(frz_metrics *m, FILE *in, int64_t keep_until, FILE *
         size_t len = strlen(line);
         if (len > 0 && line[len - 1] != '\n' && !feof(in))
             return frz_fail(FRZ_ERR_FORMAT, "%s:%zu: line too long for a metrics row", m->path, lineno);
-        if (lineno == 1 && strncmp(line, FRZ_METRICS_HEADER, strlen(FRZ_METRICS_HEADER)) == 0) continue;
+        /* either header (images/s or tokens/s in the fifth column): the first four names are the same */
+        if (lineno == 1 && strncmp(line, "step,epoch,loss,val_ppl,", 24) == 0) continue;
         int64_t step;
         float loss;
         double val;
         if (!parse_row(line, &step, &loss, &val))
-            return frz_fail(FRZ_ERR_FORMAT, "%s:%zu: not a metrics row (" FRZ_METRICS_HEADER ")", m->path, lineno);
+            return frz_fail(FRZ_ERR_FORMAT, "%s:%zu: not a metrics row (%s)", m->path, lineno,
+                            m->header ? m->header : FRZ_METRICS_HEADER);
         if (step > keep_until) continue;
         st = remember(m, step, loss, val);
         if (st == FRZ_OK && copy && fputs(line, copy) == EOF) st = frz_fail(FRZ_ERR_IO, "%s: write error", copy_name);
@@ -97,7 +99,7 @@ static frz_status reload(frz_metrics *m, int64_t keep_until, int *existed)
         snprintf(tmp, cap, "%s.tmp.%ld", m->path, (long)getpid());
         out = fopen(tmp, "wb");
         if (!out) st = frz_fail(FRZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        else if (fputs(FRZ_METRICS_HEADER "\n", out) == EOF) st = frz_fail(FRZ_ERR_IO, "%s: write error", tmp);
+        else if (fputs(m->header, out) == EOF || fputc('\n', out) == EOF) st = frz_fail(FRZ_ERR_IO, "%s: write error", tmp);
     }
     if (st == FRZ_OK) st = scan_rows(m, in, keep_until, out, tmp);
     fclose(in);
@@ -113,9 +115,15 @@ static frz_status reload(frz_metrics *m, int64_t keep_until, int *existed)
 
 frz_status frz_metrics_open(const char *path, int64_t keep_until, frz_metrics **out)
 {
+    return frz_metrics_open_with(path, keep_until, FRZ_METRICS_HEADER, out);
+}
+
+frz_status frz_metrics_open_with(const char *path, int64_t keep_until, const char *header, frz_metrics **out)
+{
     *out = NULL;
     frz_metrics *m = frz_calloc(1, sizeof *m, "metrics");
     if (!m) return FRZ_ERR_NOMEM;
+    m->header = header;
     m->path = frz_strdup(path, "metrics path");
     frz_status st = m->path ? FRZ_OK : FRZ_ERR_NOMEM;
     int existed = 0;
@@ -125,7 +133,7 @@ frz_status frz_metrics_open(const char *path, int64_t keep_until, frz_metrics **
         if (!m->f) st = frz_fail(FRZ_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
     }
     if (st == FRZ_OK && !existed &&
-        (fputs(FRZ_METRICS_HEADER "\n", m->f) == EOF || fflush(m->f) != 0))
+        (fputs(header, m->f) == EOF || fputc('\n', m->f) == EOF || fflush(m->f) != 0))
         st = frz_fail(FRZ_ERR_IO, "%s: write error: %s", path, strerror(errno));
     if (st != FRZ_OK) {
         frz_metrics_close(m);

@@ -13,6 +13,7 @@
 
 typedef struct frz_metrics {
     char *path;
+    const char *header; /* the first line (static text) */
     FILE *f;
     int64_t *step;      /* (n) every row: the training loss curve */
     float *loss;
@@ -31,6 +32,10 @@ frz_status frz_metrics_open(const char *path, int64_t keep_until, frz_metrics **
 /* Reads an existing file's history only (for reports and plots): a handle that frz_metrics_plot and the
  * step/loss/vstep/vloss arrays serve, and frz_metrics_add refuses. Same row rules and errors as above. */
 frz_status frz_metrics_read(const char *path, frz_metrics **out);
+/* The same with another header line (static text) whose columns mean the same but for the fifth, the speed:
+ * "step,epoch,loss,val_ppl,tokens_per_s,lr" for LM pretraining. */
+#define FRZ_METRICS_HEADER_TOKENS "step,epoch,loss,val_ppl,tokens_per_s,lr"
+frz_status frz_metrics_open_with(const char *path, int64_t keep_until, const char *header, frz_metrics **out);
 /* Appends a row (flushed at once). val_ppl 0: none. */
 frz_status frz_metrics_add(frz_metrics *m, int64_t step, int32_t epoch, float loss, double val_ppl,
                            double images_per_s, float lr);

@@ -73,6 +73,7 @@ static void build_sequences(frz_step *s, const int32_t *tok, int tok_stride, con
 
 frz_status frz_step_zero_grads(frz_step *s)
 {
+    frz_gpt2_grads_zero(s->lm_grads);
     frz_status st = frz_proj_zero_grad(s->proj);
     return st == FRZ_OK ? frz_nfr_zero_grad(s->enc) : st;
 }
@@ -109,11 +110,15 @@ frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens,
 
     const size_t rows = (size_t)s->B * T, PC = (size_t)s->P * s->C;
     memset(s->d_embd, 0, rows * s->C * sizeof *s->d_embd);
-    if ((st = frz_gpt2_train_backward(s->ws, s->d_embd, NULL, n_threads)) != FRZ_OK) return st;
+    /* With LM gradients the backward applies grad_scale itself (to both); frozen, it is applied to the prefix. */
+    st = s->lm_grads ? frz_gpt2_train_backward_scaled(s->ws, s->d_embd, s->lm_grads, grad_scale, n_threads)
+                     : frz_gpt2_train_backward(s->ws, s->d_embd, NULL, n_threads);
+    if (st != FRZ_OK) return st;
+    const float k = s->lm_grads ? 1.0f : grad_scale;
     for (int b = 0; b < s->B; b++) {
         const float *src = s->d_embd + (size_t)b * T * s->C;
         float *dst = s->d_prefix + b * PC;
-        for (size_t i = 0; i < PC; i++) dst[i] = grad_scale * src[i];
+        for (size_t i = 0; i < PC; i++) dst[i] = k * src[i];
     }
     if (!s->proj->grads || !s->enc->grads) return frz_fail(FRZ_ERR_INVALID_ARG, "step: gradients not cleared first");
     memset(s->d_pooled, 0, (size_t)s->B * s->F * sizeof *s->d_pooled);

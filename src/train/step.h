@@ -12,7 +12,8 @@
  * Loss: the mean cross-entropy over all targets of the batch (frz_gpt2_train_forward).
  * Backward: frz_gpt2_train_backward with no weight gradients gives d(loss)/d(input embedding) at every
  * position; the prefix rows go through the projector's backward into its gradients and the pooled vectors,
- * and from there through the encoder's backward into its gradients. The LM is only read. */
+ * and from there through the encoder's backward into its gradients. The LM is only read -- unless lm_grads is
+ * set, when the same backward also adds grad_scale x the LM's weight gradients into it. */
 #ifndef FRZ_TRAIN_STEP_H
 #define FRZ_TRAIN_STEP_H
 
@@ -38,6 +39,8 @@ typedef struct frz_step {
     int32_t *tokens;         /* (B,Tmax) */
     int32_t *targets;        /* (B,Tmax) */
     float *d_embd;           /* (B,Tmax,C) */
+    frz_gpt2_grads *lm_grads; /* the LM's weight gradients when it is trained too (finetune, scratch; set by the
+                               * caller, which owns them); NULL: the LM is frozen and only read */
 } frz_step;
 
 /* Buffers for batches of B images of R x R with captions of up to max_tokens tokens. The LM must have an

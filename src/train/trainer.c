@@ -8,6 +8,7 @@
 #include "train/adam.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
+#include "train/lm_opt.h"
 #include "train/loader.h"
 #include "train/metrics.h"
 #include "train/step.h"
@@ -24,7 +25,10 @@ struct frz_train {
     const frz_lm *lm;
     frz_train_params p;          /* the caller's parameters; the strings point at our copies below */
     char *arch, *image_dir;
-    char *ckpt_path, *vision_path, *proj_path, *metrics_path, *png_path;
+    char *ckpt_path, *vision_path, *proj_path, *metrics_path, *png_path, *lm_dir;
+
+    frz_lm *lm_own;              /* finetune / scratch: the LM being trained (own weights); NULL when frozen */
+    frz_lm_opt *lm_opt;
 
     frz_dataset *ds;
     int32_t *train_idx, *val_idx;
@@ -179,7 +183,7 @@ static frz_status init_models(frz_train *t)
     if (st == FRZ_OK) st = frz_ckpt_moments_create(t->enc->arch.n_params, t->proj->n_params, &t->mom);
     if (st != FRZ_OK) return st;
     frz_nfr_init(t->enc, t->p.seed);
-    frz_proj_init(t->proj, t->p.seed ^ 0x5851F42D4C957F2Dull, sqrt(3.0) * wte_rms(t->lm));
+    frz_proj_init(t->proj, t->p.seed ^ 0x5851F42D4C957F2Dull, sqrt(3.0) * wte_rms(t->lm_own ? t->lm_own : t->lm));
     t->image_size = t->p.image_size;
     memset(&t->s, 0, sizeof t->s);
     t->s.seed = t->p.seed;
@@ -191,6 +195,26 @@ static frz_status init_models(frz_train *t)
     t->s.n_train = (int64_t)t->n_train;
     t->s.n_val = (int64_t)t->n_val;
     return FRZ_OK;
+}
+
+/* The LM trained beside the encoder: a writable copy of the loaded one (finetune) or a GPT-2-initialised model of
+ * its sizes with its tokenizer (scratch); its optimiser. A resumed run overwrites both from the checkpoint. */
+static frz_status init_lm(frz_train *t, const char *out_dir)
+{
+    frz_status st;
+    if (t->p.lm_mode == FRZ_TRAIN_LM_FINETUNE) {
+        st = frz_gpt2_clone(t->lm, &t->lm_own);
+    } else {
+        st = frz_gpt2_create_init(&t->lm->cfg, t->p.seed ^ 0x2545F4914F6CDD1Dull, 1, &t->lm_own);
+        if (st == FRZ_OK && t->lm->tok_dir) st = frz_gpt2_load_tokenizer(t->lm_own, t->lm->tok_dir);
+    }
+    if (st == FRZ_OK) st = frz_lm_opt_create(t->lm_own, &t->lm_opt);
+    if (st == FRZ_OK && !(t->lm_dir = join(out_dir, "lm"))) st = FRZ_ERR_NOMEM;
+    if (st == FRZ_OK)
+        frz_log(FRZ_LOG_INFO, "the LM is trained too (%s, lr %g): %zu parameters",
+                t->p.lm_mode == FRZ_TRAIN_LM_FINETUNE ? "finetuned from the loaded weights" : "from scratch",
+                (double)t->p.lm_lr, t->lm_opt->n);
+    return st;
 }
 
 frz_status frz_trainer_create(const frz_lm *lm, const char *data_path, const char *out_dir,
@@ -221,9 +245,16 @@ frz_status frz_trainer_create(const frz_lm *lm, const char *data_path, const cha
         st = frz_dataset_split(t->ds, t->p.val_fraction, t->p.seed, &t->train_idx, &t->n_train, &t->val_idx, &t->n_val);
     if (st == FRZ_OK && !(t->order = frz_malloc(t->n_train * sizeof *t->order, "epoch order"))) st = FRZ_ERR_NOMEM;
     if (st == FRZ_OK) st = make_dir(out_dir);
+    if (st == FRZ_OK && t->p.lm_mode != FRZ_TRAIN_LM_FROZEN) st = init_lm(t, out_dir);
     if (st == FRZ_OK) st = init_models(t);
+    if (st == FRZ_OK && t->lm_opt && t->p.resume) {
+        const frz_ckpt_lm cl = {t->lm_own->mem, t->lm_opt->m, t->lm_opt->v, t->lm_opt->n, t->p.lm_mode};
+        st = frz_ckpt_load_lm(t->ckpt_path, &cl);
+    }
     if (st == FRZ_OK)
-        st = frz_step_create(lm, t->enc, t->proj, t->micro, t->image_size, t->p.max_caption_tokens, &t->step);
+        st = frz_step_create(t->lm_own ? t->lm_own : lm, t->enc, t->proj, t->micro, t->image_size,
+                             t->p.max_caption_tokens, &t->step);
+    if (st == FRZ_OK && t->lm_opt) t->step->lm_grads = t->lm_opt->g;
     frz_loader_config lc = {t->ds, lm, t->p.batch_size, t->image_size, t->p.max_caption_tokens, t->p.blind != 0};
     if (st == FRZ_OK) st = frz_loader_create(&lc, &t->train_loader);
     if (st == FRZ_OK && t->n_val > 0) st = frz_loader_create(&lc, &t->val_loader);
@@ -252,6 +283,9 @@ void frz_trainer_free(frz_train *t)
     frz_nfr_free(t->enc);
     frz_proj_free(t->proj);
     frz_ckpt_moments_free(&t->mom);
+    frz_lm_opt_free(t->lm_opt);
+    frz_lm_free(t->lm_own);
+    free(t->lm_dir);
     frz_dataset_free(t->ds);
     free(t->train_idx), free(t->val_idx), free(t->order);
     free(t->arch), free(t->image_dir);
@@ -268,12 +302,15 @@ static frz_status save_model(const frz_train *t)
     frz_vision v = {t->enc, t->image_size};
     frz_status st = frz_vision_save(&v, t->vision_path);
     if (st == FRZ_OK) st = frz_proj_save(t->proj, t->proj_path);
+    if (st == FRZ_OK && t->lm_own) st = frz_lm_save(t->lm_own, t->lm_dir);
     return st;
 }
 
 static frz_status save_checkpoint(const frz_train *t)
 {
-    frz_status st = frz_ckpt_save(t->ckpt_path, t->enc, t->image_size, t->proj, &t->mom, &t->s);
+    const frz_ckpt_lm cl = {t->lm_own ? t->lm_own->mem : NULL, t->lm_opt ? t->lm_opt->m : NULL,
+                            t->lm_opt ? t->lm_opt->v : NULL, t->lm_opt ? t->lm_opt->n : 0, t->p.lm_mode};
+    frz_status st = frz_ckpt_save(t->ckpt_path, t->enc, t->image_size, t->proj, &t->mom, &t->s, t->lm_opt ? &cl : NULL);
     if (st == FRZ_OK && t->n_val == 0) st = save_model(t); /* no validation: the latest model is the one */
     if (st == FRZ_OK) st = frz_metrics_plot(t->metrics, t->png_path);
     return st;
@@ -339,6 +376,7 @@ static frz_status update(frz_train *t, int64_t adam_t)
     const int nth = t->p.n_threads;
     const size_t ne = t->enc->arch.n_params, np = t->proj->n_params;
     double sq = frz_sum_squares(t->enc->grads, ne, nth) + frz_sum_squares(t->proj->grads, np, nth);
+    if (t->lm_opt) sq += frz_lm_opt_sum_squares(t->lm_opt, nth); /* one global norm over everything trained */
     if (!isfinite(sq)) {
         frz_log(FRZ_LOG_WARN, "step %lld: the gradient is not finite; no update", (long long)adam_t);
         return FRZ_OK;
@@ -347,6 +385,10 @@ static frz_status update(frz_train *t, int64_t adam_t)
     const frz_adam_hp hp = {t->p.lr, t->p.beta1, t->p.beta2, t->p.adam_eps, t->p.weight_decay};
     frz_adam_update(t->enc->params, t->enc->grads, t->mom.m_vision, t->mom.v_vision, ne, &hp, adam_t, scale, nth);
     frz_adam_update(t->proj->params, t->proj->grads, t->mom.m_proj, t->mom.v_proj, np, &hp, adam_t, scale, nth);
+    if (t->lm_opt) {
+        const frz_adam_hp lm_hp = {t->p.lm_lr, t->p.beta1, t->p.beta2, t->p.adam_eps, t->p.weight_decay};
+        frz_lm_opt_step(t->lm_opt, &lm_hp, adam_t, scale, nth);
+    }
     return FRZ_OK;
 }
 

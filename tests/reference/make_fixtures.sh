@@ -6,6 +6,7 @@ sh tests/reference/make_tokenizer_fixtures.sh
 /usr/bin/python3 tests/reference/make_bpe_train_fixtures.py  # the trainer reference and npm gpt-3-encoder
 /usr/bin/python3 tests/reference/make_gpt2_fixtures.py
 /usr/bin/python3 tests/reference/make_lm_grad_fixtures.py   # reads the models the line above wrote
+/usr/bin/python3 tests/reference/make_lm_adamw_fixtures.py  # likewise
 /usr/bin/python3 tests/reference/make_image_fixtures.py
 /usr/bin/python3 tests/reference/make_nfresnet_fixtures.py
 /usr/bin/python3 tests/reference/make_train_fixtures.py     # reads models/gpt2-f32 and nfresnet_ref.py

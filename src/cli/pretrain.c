@@ -1,0 +1,262 @@
+/* pretrain.c -- `frozen pretrain`: trains a GPT-2 language model on a text corpus (one sample per line) from a
+ * random initialisation or from an existing model folder, and writes it as a Hugging Face folder. Progress as
+ * `frozen train` shows it; Ctrl-C stops after the current step and saves the model. */
+#include "cli.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const cli_option options[] = {
+    {"data", 'd', 1},     {"tokenizer", 0, 1},    {"out", 'o', 1},         {"init", 0, 1},
+    {"layers", 0, 1},     {"width", 0, 1},        {"heads", 0, 1},         {"context", 0, 1},
+    {"steps", 0, 1},      {"batch", 'b', 1},      {"lr", 0, 1},            {"warmup", 0, 1},
+    {"weight-decay", 0, 1}, {"grad-clip", 0, 1},  {"seed", 0, 1},          {"threads", 't', 1},
+    {"tab-segments", 0, 0}, {"no-shuffle", 0, 0}, {"val-fraction", 0, 1},  {"val-every", 0, 1},
+    {"checkpoint-every", 0, 1}, {"min-lr-ratio", 0, 1},
+};
+enum {
+    OPT_DATA, OPT_TOKENIZER, OPT_OUT, OPT_INIT, OPT_LAYERS, OPT_WIDTH, OPT_HEADS, OPT_CONTEXT, OPT_STEPS, OPT_BATCH,
+    OPT_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_GRAD_CLIP, OPT_SEED, OPT_THREADS, OPT_TAB_SEGMENTS, OPT_NO_SHUFFLE,
+    OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_MIN_LR
+};
+
+static const cli_command command = {
+    "pretrain",
+    "usage: frozen pretrain --data CORPUS (--tokenizer DIR | --init DIR) --out DIR [options]\n"
+    "\n"
+    "Trains a GPT-2 language model on next-token prediction over CORPUS: UTF-8 text, one sample per line (blank\n"
+    "lines skipped). Each sample is its own sequence from position 0, ending in <|endoftext|>, padded, never\n"
+    "packed with another; longer samples are cut to the context. AdamW (betas 0.9/0.95, weight decay on the\n"
+    "matrices and embeddings), global-norm clipping, linear warmup then cosine decay to a tenth of the peak LR.\n"
+    "DIR receives the model as a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json,\n"
+    "merges.txt; what --lm takes), metrics.csv and loss.png.\n"
+    "\n"
+    "  -d, --data CORPUS         the text corpus, one sample per line\n"
+    "  --tokenizer DIR           vocab.json + merges.txt for a new, randomly initialised model\n"
+    "  --init DIR                continue training an existing model folder instead (its tokenizer and sizes)\n"
+    "  -o, --out DIR             the output folder (created if missing; may be the --init folder)\n"
+    "  --layers N --heads H --width C\n"
+    "                            a new model's sizes (default 4 layers, 4 heads, width 128)\n"
+    "  --context N               positions per sample (default 256 for a new model, else the model's)\n"
+    "  --steps S                 optimisation steps (default 1000)\n"
+    "  -b, --batch B             samples per step (default 32)\n"
+    "  --lr LR                   peak learning rate (default 1e-3)\n"
+    "  --warmup N                linear warmup steps (default 100)\n"
+    "  --min-lr-ratio R          the cosine decay ends at R x LR (default 0.1)\n"
+    "  --weight-decay WD         decoupled weight decay on 2-D tensors (default 0.1)\n"
+    "  --grad-clip N             clip the global gradient norm to N (default 1; 0: off)\n"
+    "  --tab-segments            a TAB separates segments tokenized independently (as a prompt's text around\n"
+    "                            its images); the TAB is not text\n"
+    "  --no-shuffle              keep the file's order every epoch (a curriculum); default: shuffled per epoch\n"
+    "  --val-fraction F          share of the samples held out for validation (0..0.5, default 0.05)\n"
+    "  --val-every N             validate every N steps (default: 20 times over the run) and at the end\n"
+    "  --checkpoint-every N      save the model every N steps (default: at each validation) and at the end\n"
+    "  --seed S                  initialisation, split and shuffles (default 0)\n"
+    "  -t, --threads N           threads (default: the processors online)\n"
+    "  -v, --verbose             library info/debug messages on stderr\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "Progress goes to stderr: a bar on a terminal, a line per validation (and per 1% of the run) otherwise.\n"
+    "The same corpus, options, seed and threads give the same model. Ctrl-C stops after the current step and\n"
+    "saves the model as it is.\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 bad command line, 130 interrupted.\n",
+    options, sizeof options / sizeof options[0],
+};
+
+typedef struct args {
+    const char *data, *tokenizer, *out, *init;
+    frz_lm_config cfg;
+    int sizes_given;
+    uint64_t seed;
+    frz_pretrain_params p;
+} args;
+
+static int parse_float(const char *opt, const char *value, double lo, double hi, float *out)
+{
+    double d;
+    int rc = cli_parse_double(&command, opt, value, lo, hi, &d);
+    if (rc == CLI_OK) *out = (float)d;
+    return rc;
+}
+
+static int parse_int(const char *opt, const char *value, long lo, long hi, int32_t *out)
+{
+    long v;
+    int rc = cli_parse_long(&command, opt, value, lo, hi, &v);
+    if (rc == CLI_OK) *out = (int32_t)v;
+    return rc;
+}
+
+static int on_option(void *ctx, size_t index, const char *value)
+{
+    args *a = ctx;
+    frz_pretrain_params *p = &a->p;
+    long v;
+    int rc;
+    switch (index) {
+    case OPT_DATA: a->data = value; return CLI_OK;
+    case OPT_TOKENIZER: a->tokenizer = value; return CLI_OK;
+    case OPT_OUT: a->out = value; return CLI_OK;
+    case OPT_INIT: a->init = value; return CLI_OK;
+    case OPT_LAYERS: a->sizes_given = 1; return parse_int("--layers", value, 1, 256, &a->cfg.n_layer);
+    case OPT_WIDTH: a->sizes_given = 1; return parse_int("--width", value, 1, 16384, &a->cfg.n_embd);
+    case OPT_HEADS: a->sizes_given = 1; return parse_int("--heads", value, 1, 256, &a->cfg.n_head);
+    case OPT_CONTEXT: return parse_int("--context", value, 1, 65536, &p->context);
+    case OPT_STEPS:
+        rc = cli_parse_long(&command, "--steps", value, 1, LONG_MAX, &v);
+        if (rc == CLI_OK) p->steps = v;
+        return rc;
+    case OPT_BATCH: return parse_int("--batch", value, 1, 65536, &p->batch_size);
+    case OPT_LR: return parse_float("--lr", value, 1e-12, 10, &p->lr);
+    case OPT_WARMUP: return parse_int("--warmup", value, 0, INT32_MAX, &p->warmup);
+    case OPT_MIN_LR: return parse_float("--min-lr-ratio", value, 0, 1, &p->min_lr_ratio);
+    case OPT_WEIGHT_DECAY: return parse_float("--weight-decay", value, 0, 100, &p->weight_decay);
+    case OPT_GRAD_CLIP: return parse_float("--grad-clip", value, 0, 1e30, &p->grad_clip);
+    case OPT_SEED:
+        rc = cli_parse_long(&command, "--seed", value, 0, LONG_MAX, &v);
+        if (rc == CLI_OK) a->seed = p->seed = (uint64_t)v;
+        return rc;
+    case OPT_THREADS: return parse_int("--threads", value, 1, 4096, &p->n_threads);
+    case OPT_TAB_SEGMENTS: p->tab_segments = 1; return CLI_OK;
+    case OPT_NO_SHUFFLE: p->no_shuffle = 1; return CLI_OK;
+    case OPT_VAL_FRACTION: return parse_float("--val-fraction", value, 0, 0.5, &p->val_fraction);
+    case OPT_VAL_EVERY: return parse_int("--val-every", value, 1, INT32_MAX, &p->val_every);
+    case OPT_CKPT_EVERY: return parse_int("--checkpoint-every", value, 1, INT32_MAX, &p->checkpoint_every);
+    default: return CLI_OK;
+    }
+}
+
+/* ---- progress ------------------------------------------------------------------------------------------------ */
+
+typedef struct bar {
+    int tty;
+    int open;  /* a \r-updated line is on the terminal without its newline */
+} bar;
+
+static void fmt_duration(char *buf, size_t cap, double s)
+{
+    if (!(s >= 0) || s > 1e8) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void on_progress(const frz_pretrain_progress *pr, void *user_data)
+{
+    bar *b = user_data;
+    double eta = pr->step > 0 ? pr->elapsed_s / (double)pr->step * (double)(pr->total_steps - pr->step) : -1;
+    char eta_s[32], val_s[48] = "";
+    fmt_duration(eta_s, sizeof eta_s, eta);
+    if (pr->val_loss > 0) snprintf(val_s, sizeof val_s, " val_loss %.4f", pr->val_loss);
+    if (b->tty) {
+        const int width = 24;
+        int filled = pr->total_steps > 0 ? (int)((double)pr->step / (double)pr->total_steps * width) : 0;
+        char cells[32];
+        for (int i = 0; i < width; i++) cells[i] = i < filled ? '#' : '.';
+        cells[width] = '\0';
+        fprintf(stderr, "\r[%s] step %lld/%lld epoch %d loss %.4f%s lr %.2e %.0f tok/s ETA %s\033[K", cells,
+                (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s,
+                (double)pr->lr, pr->tokens_per_s, eta_s);
+        b->open = 1;
+        if (pr->val_loss > 0) { /* validation lines stay on the screen */
+            fputc('\n', stderr);
+            b->open = 0;
+        }
+    } else {
+        const int64_t every = pr->total_steps >= 100 ? pr->total_steps / 100 : 1;
+        if (pr->val_loss > 0 || pr->step % every == 0 || pr->step == pr->total_steps)
+            fprintf(stderr, "step %lld/%lld epoch %d loss %.6f%s lr %.3e tokens/s %.0f eta %s\n",
+                    (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s,
+                    (double)pr->lr, pr->tokens_per_s, eta_s);
+    }
+    fflush(stderr);
+}
+
+/* ---- the command --------------------------------------------------------------------------------------------- */
+
+static int make_model(const args *a, frz_lm **lm)
+{
+    if (a->init) return cli_load_lm(a->init, lm);
+    frz_lm_config c = a->cfg;
+    c.n_ctx = a->p.context > 0 ? a->p.context : c.n_ctx;
+    frz_status st = frz_lm_create_random(&c, a->tokenizer, a->seed, lm);
+    return st == FRZ_OK ? CLI_OK : cli_lib_error(st);
+}
+
+static int run(args *a)
+{
+    const char *advice = frz_blas_advice();
+    if (advice) fprintf(stderr, "frozen: warning: %s\n", advice);
+    frz_lm *lm = NULL;
+    frz_pretrain *t = NULL;
+    bar b = {isatty(STDERR_FILENO), 0};
+    a->p.progress = on_progress;
+    a->p.progress_data = &b;
+    a->p.abort = cli_abort_requested;
+    int rc = make_model(a, &lm);
+    frz_status st = FRZ_OK;
+    if (rc == CLI_OK && (st = frz_pretrain_create(lm, a->data, a->out, &a->p, &t)) != FRZ_OK) rc = cli_lib_error(st);
+    if (rc == CLI_OK) {
+        frz_pretrain_progress pr;
+        pr.struct_size = sizeof pr;
+        frz_pretrain_get_progress(t, &pr);
+        fprintf(stderr, "frozen: GPT-2 %lld layers, width %lld, vocab %lld, context %lld, %lld parameters\n",
+                (long long)frz_lm_get(lm, FRZ_LM_N_LAYER), (long long)frz_lm_get(lm, FRZ_LM_N_EMBD),
+                (long long)frz_lm_get(lm, FRZ_LM_N_VOCAB), (long long)frz_lm_get(lm, FRZ_LM_N_CTX),
+                (long long)frz_lm_get(lm, FRZ_LM_N_PARAMS));
+        fprintf(stderr, "frozen: pretraining on %lld samples (%lld tokens), validating on %lld; %lld steps; %lld "
+                "samples cut to the context\n", (long long)pr.n_train, (long long)pr.n_tokens, (long long)pr.n_val,
+                (long long)pr.total_steps, (long long)pr.n_truncated);
+        st = frz_pretrain_run(t);
+        if (b.open) fputc('\n', stderr);
+        frz_pretrain_get_progress(t, &pr);
+        if (st == FRZ_ERR_CANCELLED && cli_interrupted()) {
+            fprintf(stderr, "frozen: interrupted after step %lld; the model is saved in %s\n", (long long)pr.step,
+                    a->out);
+            rc = 130;
+        } else if (st != FRZ_OK) {
+            rc = cli_lib_error(st);
+        } else {
+            printf("steps %lld, loss %.6g, validation loss %.6g, truncated samples %lld, model %s\n",
+                   (long long)pr.step, (double)pr.loss, pr.val_loss, (long long)pr.n_truncated, a->out);
+        }
+    }
+    frz_pretrain_free(t);
+    frz_lm_free(lm);
+    return rc;
+}
+
+int cmd_pretrain(int argc, char **argv)
+{
+    args a;
+    memset(&a, 0, sizeof a);
+    frz_lm_config_init(&a.cfg);
+    frz_pretrain_params_init(&a.p);
+    a.p.n_threads = cli_nproc();
+    char **words = malloc(((size_t)argc + 1) * sizeof *words);
+    size_t n_words = 0;
+    int rc = words ? CLI_OK : cli_fail("out of memory");
+    if (rc == CLI_OK) rc = cli_parse(&command, argc, argv, on_option, &a, words, &n_words);
+    if (rc == CLI_OK && !a.data) rc = cli_usage_error(&command, "--data CORPUS is required");
+    if (rc == CLI_OK && !a.out) rc = cli_usage_error(&command, "--out DIR is required");
+    if (rc == CLI_OK && !a.init && !a.tokenizer)
+        rc = cli_usage_error(&command, "--tokenizer DIR (a new model) or --init DIR (an existing one) is required");
+    if (rc == CLI_OK && a.init && (a.tokenizer || a.sizes_given))
+        rc = cli_usage_error(&command, "--init takes the model's own tokenizer and sizes: drop --tokenizer, "
+                             "--layers, --heads and --width");
+    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
+    if (rc == CLI_OK) {
+        cli_catch_sigint(0);
+        rc = run(&a);
+    }
+    free(words);
+    return rc;
+}
