@@ -69,7 +69,7 @@ elif command -v man >/dev/null 2>&1; then
         fail "man -l frozen.1 renders without warnings" "$(head -n 3 "$TMP/man.err")"
     else
         missing=""
-        for c in tokenize detokenize generate score info train caption ask eval; do
+        for c in tokenize detokenize generate score info train tokenizer-train pretrain caption ask eval; do
             grep -q "frozen $c" "$TMP/man.txt" || missing="$missing $c"
         done
         if [ -z "$missing" ]; then ok "man -l frozen.1 renders every command"; else
@@ -81,7 +81,7 @@ fi
 # Every option each command's --help lists is in the man page (its source, '\-' read as '-').
 sed 's/\\-/-/g' "$page" >"$TMP/man.src"
 missing=""
-for c in tokenize detokenize generate score info train caption ask "eval vqa" "eval binding"; do
+for c in tokenize detokenize generate score info train tokenizer-train pretrain caption ask "eval vqa" "eval binding"; do
     # shellcheck disable=SC2086 # "eval vqa" is two words
     for o in $("$ROOT/usr/bin/frozen" $c --help 2>/dev/null | grep -o -e '--[a-z][a-z0-9-]*' | sort -u); do
         grep -q -e "$o\([^a-z0-9-]\|\$\)" "$TMP/man.src" || missing="$missing $c:$o"
