@@ -62,8 +62,11 @@
  *   FRZ_ERR_BUFFER_TOO_SMALL without writing a partial result when the capacity is short.
  * - ABI-safe parameters. Scalar options are set through setters keyed by an enum (frz_session_set_int,
  *   frz_prompt_set_int). Parameter structs begin with a `struct_size` member: call the matching *_init()
- *   function, which sets struct_size = sizeof(struct) as the caller compiled it, and the library reads only
- *   the members that existed at that size. New members are only ever appended; enum values are never
+ *   macro, which calls *_init_size(p, sizeof *p): it fills only the bytes the caller's struct has and sets
+ *   struct_size = sizeof(struct) as the caller compiled it, and the library reads only the members that
+ *   existed at that size (so an older program's struct is never written past its end by a newer library).
+ *   Bindings that cannot use the macro call *_init_size with their own struct's size. (The plain *_init
+ *   functions, still exported, fill the library's whole struct: give them a buffer at least that large.) New members are only ever appended; enum values are never
  *   renumbered. Plain data structs without struct_size (frz_input) are frozen for the life of the ABI major.
  *   The soname (libfrozen.so.MAJOR) changes only when the ABI does; deprecated calls carry FRZ_DEPRECATED for
  *   at least one minor release before a major version removes them (docs/abi.md).
@@ -334,6 +337,8 @@ typedef struct frz_generate_params {
 } frz_generate_params;
 
 FRZ_API void frz_generate_params_init(frz_generate_params *p);
+FRZ_API void frz_generate_params_init_size(frz_generate_params *p, size_t size);
+#define frz_generate_params_init(p) frz_generate_params_init_size((p), sizeof *(p))
 
 /* Continues sequence `seq` from its current state (which must hold at least one position, fed by
  * frz_session_eval). Writes at most cap new ids to out and their count to *n_out; the generated tokens are
@@ -575,6 +580,8 @@ typedef enum frz_train_lm_mode {
 } frz_train_lm_mode;
 
 FRZ_API void frz_train_params_init(frz_train_params *p);
+FRZ_API void frz_train_params_init_size(frz_train_params *p, size_t size);
+#define frz_train_params_init(p) frz_train_params_init_size((p), sizeof *(p))
 
 /* Reads the data, splits it, and creates the encoder and projector (or, with resume, reads them and the
  * optimiser state from out_dir/checkpoint.safetensors, whose settings must match). out_dir is created if
@@ -766,6 +773,8 @@ typedef struct frz_tokenizer_train_stats {
 } frz_tokenizer_train_stats;
 
 FRZ_API void frz_tokenizer_train_params_init(frz_tokenizer_train_params *p);
+FRZ_API void frz_tokenizer_train_params_init_size(frz_tokenizer_train_params *p, size_t size);
+#define frz_tokenizer_train_params_init(p) frz_tokenizer_train_params_init_size((p), sizeof *(p))
 
 /* Trains on the corpus file (params NULL: the defaults) and writes out_dir/vocab.json and out_dir/merges.txt.
  * stats may be NULL. FRZ_ERR_IO names a file that cannot be read or written; FRZ_ERR_FORMAT an empty corpus
@@ -795,6 +804,8 @@ typedef struct frz_lm_config {
 } frz_lm_config;
 
 FRZ_API void frz_lm_config_init(frz_lm_config *c);
+FRZ_API void frz_lm_config_init_size(frz_lm_config *p, size_t size);
+#define frz_lm_config_init(p) frz_lm_config_init_size((p), sizeof *(p))
 
 /* A GPT-2 (gelu_new, LayerNorm eps 1e-5, scaled attention, LM head tied to wte) with GPT-2's initialisation:
  * every matrix and embedding N(0, 0.02), the residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02 /
@@ -878,6 +889,8 @@ typedef struct frz_pretrain_params {
 } frz_pretrain_params;
 
 FRZ_API void frz_pretrain_params_init(frz_pretrain_params *p);
+FRZ_API void frz_pretrain_params_init_size(frz_pretrain_params *p, size_t size);
+#define frz_pretrain_params_init(p) frz_pretrain_params_init_size((p), sizeof *(p))
 
 /* Reads and tokenizes the corpus (errors name "file:line"), splits it, makes lm's weights its own and opens the
  * metrics. out_dir is created if missing. lm must outlive the handle and needs a tokenizer with <|endoftext|>

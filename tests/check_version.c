@@ -3,9 +3,42 @@
  * here from that rule, around the library's own version. */
 #include "util/testutil.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 static unsigned ver(unsigned major, unsigned minor, unsigned patch) { return major * 10000 + minor * 100 + patch; }
+
+/* An older program's parameter struct is smaller than the library's: *_init (the macro) must fill only the
+ * caller's bytes and record the caller's size, whatever the library's struct holds beyond it. The "older
+ * struct" here is the first members of frz_generate_params, up to and including max_tokens; a guard pattern
+ * follows it in the same buffer. */
+START_TEST(test_init_never_writes_past_an_older_struct)
+{
+    const size_t old_size = offsetof(frz_generate_params, max_tokens) + sizeof(int32_t);
+    unsigned char buf[sizeof(frz_generate_params) + 64];
+    memset(buf, 0xA5, sizeof buf);
+    frz_generate_params_init_size((frz_generate_params *)(void *)buf, old_size);
+    for (size_t i = old_size; i < sizeof buf; i++) ck_assert_msg(buf[i] == 0xA5, "byte %zu written", i);
+    size_t recorded;
+    memcpy(&recorded, buf, sizeof recorded);
+    ck_assert_uint_eq(recorded, old_size);
+    int32_t max_tokens;
+    memcpy(&max_tokens, buf + offsetof(frz_generate_params, max_tokens), sizeof max_tokens);
+    frz_generate_params full;
+    (frz_generate_params_init)(&full); /* the plain function: the library's whole struct */
+    ck_assert_int_eq(max_tokens, full.max_tokens);
+    ck_assert_uint_eq(full.struct_size, sizeof full);
+    /* the macro passes the caller's sizeof */
+    frz_train_params tp;
+    frz_train_params_init(&tp);
+    ck_assert_uint_eq(tp.struct_size, sizeof tp);
+    /* too small to hold struct_size: nothing written */
+    memset(buf, 0xA5, sizeof buf);
+    frz_pretrain_params_init_size((frz_pretrain_params *)(void *)buf, 4);
+    for (size_t i = 0; i < sizeof buf; i++) ck_assert_msg(buf[i] == 0xA5, "byte %zu written", i);
+}
+END_TEST
 
 START_TEST(test_number_matches_string)
 {
@@ -71,6 +104,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_patch_and_older_minor_are_compatible);
     tcase_add_test(tc, test_newer_minor_header_is_refused);
     tcase_add_test(tc, test_other_major_is_refused);
+    tcase_add_test(tc, test_init_never_writes_past_an_older_struct);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-void frz_lm_config_init(frz_lm_config *c)
+void (frz_lm_config_init)(frz_lm_config *c)
 {
     if (!c) return;
     memset(c, 0, sizeof *c);
@@ -16,6 +16,8 @@ void frz_lm_config_init(frz_lm_config *c)
     c->n_ctx = 256;
     c->n_inner = 0;
 }
+
+FRZ_DEFINE_INIT_SIZE(frz_lm_config_init, frz_lm_config)
 
 frz_status frz_lm_create_random(const frz_lm_config *cfg, const char *tokenizer_dir, uint64_t seed, frz_lm **out)
 {

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-void frz_pretrain_params_init(frz_pretrain_params *p)
+void (frz_pretrain_params_init)(frz_pretrain_params *p)
 {
     if (!p) return;
     memset(p, 0, sizeof *p);
@@ -25,6 +25,8 @@ void frz_pretrain_params_init(frz_pretrain_params *p)
     p->val_fraction = 0.05f;
     p->n_threads = 1;
 }
+
+FRZ_DEFINE_INIT_SIZE(frz_pretrain_params_init, frz_pretrain_params)
 
 static frz_status bad(const char *what, double v, const char *range)
 {

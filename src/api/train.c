@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
-void frz_train_params_init(frz_train_params *p)
+void (frz_train_params_init)(frz_train_params *p)
 {
     if (!p) return;
     memset(p, 0, sizeof *p);
@@ -32,6 +32,8 @@ void frz_train_params_init(frz_train_params *p)
     p->checkpoint_every = 0;
     p->n_threads = 1;
 }
+
+FRZ_DEFINE_INIT_SIZE(frz_train_params_init, frz_train_params)
 
 /* The caller's parameters, reading only the members its struct_size covers; the rest keep their defaults. */
 static frz_status read_params(const frz_train_params *user, frz_train_params *p)

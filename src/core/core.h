@@ -47,6 +47,21 @@ long frz_test_alloc_count(void);
  * be real. */
 frz_status frz_params_merge(void *dst, size_t full_size, const void *user, const char *fn, const char *init_fn);
 
+/* The other half of that rule, for the *_init_size functions: the caller's struct gets the first
+ * min(size, full_size) bytes of `full` (the library's defaults) and struct_size = that many bytes, so an older
+ * caller's smaller struct is never written past its end. A size too small to hold struct_size writes nothing. */
+void frz_params_init_copy(void *dst, size_t size, const void *full, size_t full_size);
+
+/* Defines NAME_size (T *p, size_t size) from NAME (T *p), the function that fills a whole T with defaults.
+ * NAME is parenthesised because frozen.h makes it a macro that calls NAME_size with sizeof *(p). */
+#define FRZ_DEFINE_INIT_SIZE(NAME, T)                                                                         \
+    void NAME##_size(T *p, size_t size)                                                                       \
+    {                                                                                                        \
+        T full;                                                                                              \
+        (NAME)(&full);                                                                                       \
+        frz_params_init_copy(p, size, &full, sizeof full);                                                   \
+    }
+
 /* size_t multiplication with overflow detection: returns 0 and leaves *out unset on overflow. */
 int frz_mul_size(size_t a, size_t b, size_t *out);
 

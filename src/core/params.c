@@ -15,3 +15,11 @@ frz_status frz_params_merge(void *dst, size_t full_size, const void *user, const
     memcpy(dst, &full_size, sizeof full_size);
     return FRZ_OK;
 }
+
+void frz_params_init_copy(void *dst, size_t size, const void *full, size_t full_size)
+{
+    if (!dst || size < sizeof(size_t)) return;
+    const size_t n = size < full_size ? size : full_size;
+    memcpy(dst, full, n);
+    memcpy(dst, &n, sizeof n);
+}

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void frz_generate_params_init(frz_generate_params *p)
+void (frz_generate_params_init)(frz_generate_params *p)
 {
     if (!p) return;
     memset(p, 0, sizeof *p);
@@ -24,6 +24,8 @@ void frz_generate_params_init(frz_generate_params *p)
     p->top_p = 1.0f;
     p->stop_at_eot = 1;
 }
+
+FRZ_DEFINE_INIT_SIZE(frz_generate_params_init, frz_generate_params)
 
 /* The caller's parameters, reading only the members its struct_size covers; the rest keep their defaults. */
 static frz_status read_params(const frz_generate_params *user, frz_generate_params *p)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-void frz_tokenizer_train_params_init(frz_tokenizer_train_params *p)
+void (frz_tokenizer_train_params_init)(frz_tokenizer_train_params *p)
 {
     if (!p) return;
     memset(p, 0, sizeof *p);
@@ -17,6 +17,8 @@ void frz_tokenizer_train_params_init(frz_tokenizer_train_params *p)
     p->min_frequency = 2;
     p->n_threads = 1;
 }
+
+FRZ_DEFINE_INIT_SIZE(frz_tokenizer_train_params_init, frz_tokenizer_train_params)
 
 static double now_s(void)
 {
