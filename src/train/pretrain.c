@@ -7,6 +7,7 @@
 #include "train/lm_opt.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
+#include "math/rng.h"
 
 #include <errno.h>
 #include <math.h>
@@ -195,6 +196,57 @@ static frz_status validate(frz_pretrain *t, double *val_loss)
     return FRZ_OK;
 }
 
+/* ---- length buckets ------------------------------------------------------------------------------------------ */
+
+/* A batch costs as much as its longest sample times the batch size (padding is computed like real positions),
+ * and the demo corpus mixes 5-token captions with 200-token episodes: in order as drawn, most of a step is
+ * padding. So each window of BUCKET_BATCHES batches of the epoch's order is sorted by length and cut into
+ * batches, and those batches are put in a random order (seeded by seed and epoch). Which samples an epoch
+ * visits, and roughly when, is unchanged -- shuffled or file order (a curriculum keeps its course at the
+ * scale of a window) -- only the grouping into batches changes. */
+#define BUCKET_BATCHES 16
+
+static int by_key(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static frz_status bucket_by_length(const frz_corpus *c, int32_t *order, size_t n, size_t B, uint64_t seed,
+                                   int64_t epoch)
+{
+    frz_rng rng;
+    frz_rng_seed(&rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(epoch + 1)) ^ 0xB5C0FBCFEC4D3B2Full);
+    const size_t window = B * BUCKET_BATCHES < n ? B * BUCKET_BATCHES : n;
+    uint64_t *key = frz_malloc(window * sizeof *key, "length buckets");
+    int32_t *moved = frz_malloc(window * sizeof *moved, "length buckets");
+    if (!key || !moved) {
+        free(key), free(moved);
+        return FRZ_ERR_NOMEM;
+    }
+    for (size_t w = 0; w < n; w += window) {
+        const size_t m = n - w < window ? n - w : window, full = m / B; /* a short last batch stays last */
+        /* (length, sample index): sorted by length, ties by index, the same every run */
+        for (size_t i = 0; i < m; i++)
+            key[i] = (uint64_t)frz_corpus_len(c, (size_t)order[w + i]) << 32 | (uint32_t)order[w + i];
+        qsort(key, m, sizeof *key, by_key);
+        for (size_t i = 0; i < m; i++) order[w + i] = (int32_t)(uint32_t)key[i];
+        /* the window's full batches in a random order: a Fisher-Yates shuffle of batch numbers */
+        int32_t perm[BUCKET_BATCHES];
+        for (size_t i = 0; i < full; i++) perm[i] = (int32_t)i;
+        for (size_t i = full; i > 1; i--) {
+            size_t j = (size_t)(frz_rng_uniform(&rng) * (double)i);
+            int32_t x = perm[i - 1];
+            perm[i - 1] = perm[j];
+            perm[j] = x;
+        }
+        for (size_t i = 0; i < full; i++) memcpy(moved + i * B, order + w + (size_t)perm[i] * B, B * sizeof *moved);
+        memcpy(order + w, moved, full * B * sizeof *moved);
+    }
+    free(key), free(moved);
+    return FRZ_OK;
+}
+
 static frz_status save(const frz_pretrain *t)
 {
     frz_status st = frz_lm_save(t->lm, t->out_dir);
@@ -209,6 +261,8 @@ static frz_status train_step(frz_pretrain *t)
     if (t->order_epoch != e) {
         if (t->p.no_shuffle) memcpy(t->order, t->train_idx, t->n_train * sizeof *t->order);
         else frz_trainer_epoch_order(t->train_idx, t->n_train, t->p.seed, e, t->order);
+        frz_status bst = bucket_by_length(t->corpus, t->order, t->n_train, B, t->p.seed, e);
+        if (bst != FRZ_OK) return bst;
         t->order_epoch = e;
     }
     const double t0 = now_s();

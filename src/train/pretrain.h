@@ -5,8 +5,9 @@
  *   1. the abort callback is polled; if it asks, the model as it is after step s-1 is saved and the run returns
  *      FRZ_ERR_CANCELLED;
  *   2. batch k of epoch e: samples order[k B .. k B + B) of the epoch's order (the training split, shuffled by a
- *      generator seeded from (seed, e) -- frz_trainer_epoch_order -- or in file order with no_shuffle); the last
- *      batch of an epoch may be short;
+ *      generator seeded from (seed, e) -- frz_trainer_epoch_order -- or in file order with no_shuffle), then
+ *      grouped by length: each window of 16 batches is sorted by sample length, cut into batches, and those are
+ *      put in a seeded random order (pretrain.c, "length buckets"); the last batch of an epoch may be short;
  *   3. the batch as sequences from position 0, padded to its longest sample: row b, position t takes sample
  *      token t and targets token t + 1 (the last target is <|endoftext|>), padding takes <|endoftext|> with no
  *      target; forward, backward into every weight, global-norm clipping, AdamW (lm_opt.h) at the step's
