@@ -59,7 +59,7 @@ LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
 .PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check symbols-list \
-        run compile-all demo-lm demo demo-tools abi-lib abi-dump abi-check docs
+        run compile-all demo-lm demo-tiny demo demo-tools abi-lib abi-dump abi-check docs
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
 
@@ -229,7 +229,15 @@ run:
 	@echo '$$ bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40'
 	@bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40; echo
 
+# The demo's LM (models/demo-lm), made by libfrozen itself: world corpus, tokenizer-train, pretrain; the exact
+# recipe is demo/make_lm.sh (about 12 minutes on 2 cores).
 demo-lm:
+	@sh tools/deps.sh demo
+	@$(MAKE) --no-print-directory all demo-tools
+	sh demo/make_lm.sh OUT=models/demo-lm BUILD=$(BUILD)
+
+# models/demo-tiny, the small LM `make run` generates with (trained with PyTorch by tools/make_demo_lm.py).
+demo-tiny:
 	@sh tools/deps.sh bench
 	$(PYTHON) tools/make_demo_lm.py --out models/demo-tiny --steps 600 --seed 1
 

@@ -18,7 +18,7 @@ for arg in "$@"; do
         name=${arg%%=*}
         case "$name" in
         OUT | SEED | QUICK | LM | THREADS | BUILD | FROZEN | SCALE | STEPS | BATCH | VISION | WIDTH | IMAGE_SIZE | \
-            PREFIX | LR | VAL_FRACTION | EVAL_LIMIT | CAPTION_LIMIT | PROBE_LIMIT | BUDGET | WORLD_TOOL)
+            PREFIX | LR | VAL_FRACTION | ANSWER_TOKENS | EVAL_LIMIT | CAPTION_LIMIT | PROBE_LIMIT | BUDGET | WORLD_TOOL)
             eval "$name=\${arg#*=}"
             ;;
         *) echo "demo: unknown setting '$name' (see the top of demo/run.sh)" >&2; exit 2 ;;
@@ -44,6 +44,10 @@ IMAGE_SIZE=${IMAGE_SIZE:-32}     # images resized to 32 x 32
 PREFIX=${PREFIX:-2}              # visual prefix tokens (the paper's best)
 LR=${LR:-3e-4}                   # Adam, the paper's
 VAL_FRACTION=${VAL_FRACTION:-0.02}
+# Every answer in the world is one word that the demo LM's tokenizer holds as one token. The prompts put the next
+# example right after a shot's answer, with no separator (as the paper's prompts do), so the LM has no reason to
+# end an answer with a newline or <|endoftext|>: it goes on with the next example's text. One token is the answer.
+ANSWER_TOKENS=${ANSWER_TOKENS:-1}
 if [ "$QUICK" = 1 ]; then        # a smoke test: every stage, tiny counts
     SCALE=${SCALE:-small}; STEPS=${STEPS:-3}; BATCH=${BATCH:-4}
     EVAL_LIMIT=${EVAL_LIMIT:-3}; CAPTION_LIMIT=${CAPTION_LIMIT:-4}; PROBE_LIMIT=${PROBE_LIMIT:-20}
@@ -106,11 +110,6 @@ run() {
     run_to "$OUT/demo.log" "$@"
 }
 
-# A `frozen train` option another part of the demo adds; missing, its run is skipped with a warning.
-has_option() {
-    "$FROZEN" train --help 2>/dev/null | grep -q -- "$1"
-}
-
 limit() { # --limit N, or nothing for 0
     [ "$1" -gt 0 ] && printf -- '--limit %s' "$1"
 }
@@ -126,7 +125,7 @@ cat > "$OUT/settings.txt" <<EOF
 SEED=$SEED QUICK=$QUICK THREADS=$THREADS SCALE=$SCALE
 LM=$LM
 train: --vision $VISION --width $WIDTH --image-size $IMAGE_SIZE --prefix-tokens $PREFIX --batch $BATCH --steps $STEPS --lr $LR --val-fraction $VAL_FRACTION
-eval: --limit $EVAL_LIMIT (0: all) per task; captions: $CAPTION_LIMIT held-out images; probes: $PROBE_LIMIT (0: all)
+eval: --limit $EVAL_LIMIT (0: all) per task, answers of $ANSWER_TOKENS token(s); captions: $CAPTION_LIMIT held-out images; probes: $PROBE_LIMIT (0: all)
 libfrozen $(git describe --always --dirty 2>/dev/null || echo '(no git)'), $(uname -m), $(date -u +%Y-%m-%d)
 EOF
 
@@ -160,17 +159,16 @@ stage "train Frozen (LM frozen)"
 train frozen
 stage "train blind (black images: prefix tuning)"
 train blind --blind
-stage "train finetuned (LM trained too)"
-if has_option --finetune-lm; then train finetuned --finetune-lm; else
-    echo "  demo: warning: '$FROZEN train' has no --finetune-lm yet: the finetuned run is skipped" >&2; fi
-stage "train scratch (LM from random weights)"
-if has_option --scratch-lm; then train scratch --scratch-lm; else
-    echo "  demo: warning: '$FROZEN train' has no --scratch-lm yet: the scratch run is skipped" >&2; fi
+stage "train finetuned (LM trained too, lr 1e-5)"
+train finetuned --finetune-lm
+stage "train scratch (LM from random weights, trained with the rest)"
+train scratch --scratch-lm
 
 # ---- 7. text ceilings ----------------------------------------------------------------------------------------
 stage "text-only ceilings (the LM with captions for images)"
 # shellcheck disable=SC2046
 run "$PROBE_TOOL" --lm "$LM" --probes "$W/text/probes.jsonl" --out "$OUT/eval/text/probes" --threads "$THREADS" \
+    --max-tokens "$ANSWER_TOKENS" \
     $(limit "$PROBE_LIMIT")
 
 # ---- 8-11. evaluation ------------------------------------------------------------------------------------------
@@ -194,18 +192,18 @@ evaluate() { # run-name
     run "$REPORT_TOOL" score-captions --ref "$OUT/eval/captions_ref.tsv" --gen "$E/caption/captions.tsv" \
         --out "$E/caption" --setting "$name"
     # shellcheck disable=SC2046
-    run "$FROZEN" eval vqa --lm "$lm" --model "$model" $blind --threads "$THREADS" --overwrite \
+    run "$FROZEN" eval vqa --lm "$lm" --model "$model" $blind --threads "$THREADS" --overwrite -n "$ANSWER_TOKENS" \
         --questions "$W/vqa/test_questions.json" --annotations "$W/vqa/test_annotations.json" \
         --images "$W/images/shapes" --support-questions "$W/vqa/support_questions.json" \
         --support-annotations "$W/vqa/support_annotations.json" --shots 0,1,4 --seed "$SEED" --task vqa \
         --out "$E/vqa" $(limit "$EVAL_LIMIT")
     for f in "$W"/binding/*.jsonl; do
         # shellcheck disable=SC2046
-        run "$FROZEN" eval binding --lm "$lm" --model "$model" $blind --threads "$THREADS" --overwrite \
+        run "$FROZEN" eval binding --lm "$lm" --model "$model" $blind --threads "$THREADS" --overwrite -n "$ANSWER_TOKENS" \
             --episodes "$f" --task-induction both --out "$E/$(basename "$f" .jsonl)" $(limit "$EVAL_LIMIT")
     done
     # shellcheck disable=SC2046
-    run "$FROZEN" eval vqa --lm "$lm" --model "$model" $blind --threads "$THREADS" --overwrite \
+    run "$FROZEN" eval vqa --lm "$lm" --model "$model" $blind --threads "$THREADS" --overwrite -n "$ANSWER_TOKENS" \
         --questions "$W/knowledge/questions.json" --annotations "$W/knowledge/annotations.json" \
         --images "$W/images/fashion" --shots 0 --seed "$SEED" --task knowledge --out "$E/knowledge" \
         $(limit "$EVAL_LIMIT")
@@ -219,7 +217,7 @@ done
 
 # ---- 12. report ----------------------------------------------------------------------------------------------
 stage "report"   # (its own time is not in timings.tsv, which it reads)
-"$REPORT_TOOL" --out "$OUT" > "$OUT/table.md" || fail "frozen-demo-report failed"
+"$REPORT_TOOL" --out "$OUT" --targets "$(dirname "$0")/targets.txt" > "$OUT/table.md" || fail "frozen-demo-report failed"
 cat "$OUT/table.md"
 total=$(($(date +%s) - T0))
 printf '\ndemo: finished in %s' "$(clock $total)"

@@ -64,12 +64,13 @@ typedef struct dr_row {
     double paper;         /* the paper's figure for Frozen (NAN: none) */
     const char *paper_src;
     double target;        /* NAN: the default target, above both chance and the blind baseline */
+    int target_base;      /* >= 0: the target is Frozen's value in row target_base plus `target` points */
 } dr_row;
 
 extern dr_row dr_rows[];
 extern const size_t dr_n_rows;
 
-/* Reads "key value" lines ('#' comments, blank lines) into the rows' targets. 0 or -1 (message printed). */
+/* Reads "key value" or "key +points base-key" lines ('#' comments, blank lines) into the rows' targets. 0 or -1 (message printed). */
 int dr_targets_load(const char *path);
 
 /* Writes the summary table as Markdown (also fit for a terminal). chance[] holds each row's chance level in

@@ -15,23 +15,23 @@
 #define B5 "Open-Ended miniImageNet 5-way"
 
 dr_row dr_rows[] = {
-    {"caption", "captioning (held-out combos)", "caption", 0, -1, NAN, NULL, NAN},
-    {"vqa/0", "VQA 0-shot", "vqa", 0, -1, 29.5, "VQAv2", NAN},
-    {"vqa/1", "VQA 1-shot", "vqa", 1, -1, 35.7, "VQAv2", NAN},
-    {"vqa/4", "VQA 4-shot", "vqa", 4, -1, 38.2, "VQAv2", NAN},
-    {"binding_2way/1", "binding 2-way, 1 inner-shot", "binding_2way", 1, 0, 29.0, B2, NAN},
-    {"binding_2way/3", "binding 2-way, 3 inner-shots", "binding_2way", 3, 0, NAN, NULL, NAN},
-    {"binding_2way/5", "binding 2-way, 5 inner-shots", "binding_2way", 5, 0, NAN, NULL, NAN},
-    {"binding_2way/1/ti", "binding 2-way, 1 inner-shot, task induction", "binding_2way", 1, 1, 53.4, B2, NAN},
-    {"binding_2way/3/ti", "binding 2-way, 3 inner-shots, task induction", "binding_2way", 3, 1, 57.9, B2, NAN},
-    {"binding_2way/5/ti", "binding 2-way, 5 inner-shots, task induction", "binding_2way", 5, 1, 58.9, B2, NAN},
-    {"binding_5way/1", "binding 5-way, 1 inner-shot", "binding_5way", 1, 0, 18.0, B5, NAN},
-    {"binding_5way/3", "binding 5-way, 3 inner-shots", "binding_5way", 3, 0, NAN, NULL, NAN},
-    {"binding_5way/5", "binding 5-way, 5 inner-shots", "binding_5way", 5, 0, NAN, NULL, NAN},
-    {"binding_5way/1/ti", "binding 5-way, 1 inner-shot, task induction", "binding_5way", 1, 1, 20.2, B5, NAN},
-    {"binding_5way/3/ti", "binding 5-way, 3 inner-shots, task induction", "binding_5way", 3, 1, 22.3, B5, NAN},
-    {"binding_5way/5/ti", "binding 5-way, 5 inner-shots, task induction", "binding_5way", 5, 1, 21.3, B5, NAN},
-    {"knowledge", "knowledge (facts only the LM knows)", "knowledge", 0, -1, 5.9, "OK-VQA", NAN},
+    {"caption", "captioning (held-out combos)", "caption", 0, -1, NAN, NULL, NAN, -1},
+    {"vqa/0", "VQA 0-shot", "vqa", 0, -1, 29.5, "VQAv2", NAN, -1},
+    {"vqa/1", "VQA 1-shot", "vqa", 1, -1, 35.7, "VQAv2", NAN, -1},
+    {"vqa/4", "VQA 4-shot", "vqa", 4, -1, 38.2, "VQAv2", NAN, -1},
+    {"binding_2way/1", "binding 2-way, 1 inner-shot", "binding_2way", 1, 0, 29.0, B2, NAN, -1},
+    {"binding_2way/3", "binding 2-way, 3 inner-shots", "binding_2way", 3, 0, NAN, NULL, NAN, -1},
+    {"binding_2way/5", "binding 2-way, 5 inner-shots", "binding_2way", 5, 0, NAN, NULL, NAN, -1},
+    {"binding_2way/1/ti", "binding 2-way, 1 inner-shot, task induction", "binding_2way", 1, 1, 53.4, B2, NAN, -1},
+    {"binding_2way/3/ti", "binding 2-way, 3 inner-shots, task induction", "binding_2way", 3, 1, 57.9, B2, NAN, -1},
+    {"binding_2way/5/ti", "binding 2-way, 5 inner-shots, task induction", "binding_2way", 5, 1, 58.9, B2, NAN, -1},
+    {"binding_5way/1", "binding 5-way, 1 inner-shot", "binding_5way", 1, 0, 18.0, B5, NAN, -1},
+    {"binding_5way/3", "binding 5-way, 3 inner-shots", "binding_5way", 3, 0, NAN, NULL, NAN, -1},
+    {"binding_5way/5", "binding 5-way, 5 inner-shots", "binding_5way", 5, 0, NAN, NULL, NAN, -1},
+    {"binding_5way/1/ti", "binding 5-way, 1 inner-shot, task induction", "binding_5way", 1, 1, 20.2, B5, NAN, -1},
+    {"binding_5way/3/ti", "binding 5-way, 3 inner-shots, task induction", "binding_5way", 3, 1, 22.3, B5, NAN, -1},
+    {"binding_5way/5/ti", "binding 5-way, 5 inner-shots, task induction", "binding_5way", 5, 1, 21.3, B5, NAN, -1},
+    {"knowledge", "knowledge (facts only the LM knows)", "knowledge", 0, -1, 5.9, "OK-VQA", NAN, -1},
 };
 const size_t dr_n_rows = sizeof dr_rows / sizeof dr_rows[0];
 
@@ -43,19 +43,30 @@ int dr_targets_load(const char *path)
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
-        char key[64], extra[2];
+        char key[64], base[64], extra[2];
         double v;
         char *hash = strchr(line, '#');
         if (hash) *hash = '\0';
         if (strspn(line, " \t\r\n") == strlen(line)) continue;
-        if (sscanf(line, "%63s %lf %1s", key, &v, extra) != 2) {
-            rc = (cli_fail("%s:%d: expected 'key percent' (e.g. 'vqa/0 30')", path, lineno), -1);
+        int got = sscanf(line, "%63s %lf %63s %1s", key, &v, base, extra);
+        if (got != 2 && got != 3) {
+            rc = (cli_fail("%s:%d: expected 'key percent' (e.g. 'vqa/0 30') or 'key +points base-key' (e.g. "
+                           "'vqa/4 +10 vqa/0')", path, lineno), -1);
             break;
+        }
+        int b = -1;
+        if (got == 3) {
+            for (size_t j = 0; j < dr_n_rows; j++)
+                if (strcmp(dr_rows[j].key, base) == 0) b = (int)j;
+            if (b < 0) {
+                rc = (cli_fail("%s:%d: unknown base row '%s'", path, lineno, base), -1);
+                break;
+            }
         }
         size_t i = 0;
         while (i < dr_n_rows && strcmp(dr_rows[i].key, key) != 0) i++;
         if (i == dr_n_rows) rc = (cli_fail("%s:%d: unknown row '%s'", path, lineno, key), -1);
-        else dr_rows[i].target = v;
+        else dr_rows[i].target = v, dr_rows[i].target_base = b;
     }
     fclose(f);
     return rc;
@@ -151,6 +162,13 @@ static void cell(FILE *f, double v)
     else fprintf(f, " %.1f |", v);
 }
 
+/* Frozen's value in row i (NAN: none). */
+static double frozen_value(const dr_results *r, size_t i)
+{
+    const dr_result *x = dr_results_find(r, dr_runs[0].name, dr_rows[i].task, dr_rows[i].shots, dr_rows[i].induction);
+    return x ? x->percent : NAN;
+}
+
 int dr_table_write(FILE *f, const dr_results *r, const double *chance, int *n_judged)
 {
     int met_count = 0;
@@ -176,6 +194,7 @@ int dr_table_write(FILE *f, const dr_results *r, const double *chance, int *n_ju
         /* the target: a given number, or above chance and blind (v[1]) */
         double target = row->target;
         int relative = isnan(target);
+        if (!relative && row->target_base >= 0) target += frozen_value(r, (size_t)row->target_base);
         if (relative) target = fmax(isnan(chance[i]) ? -INFINITY : chance[i], isnan(v[1]) ? -INFINITY : v[1]);
         const char *met = "-";
         if (!isnan(v[0]) && isfinite(target)) {
