@@ -21,7 +21,7 @@ WORK=$BUILD/demo-lm-world
 rm -rf "$WORK"
 set -x
 "$BUILD/demo/frozen-demo-world" --out "$WORK" --seed 1 --scale full --corpus 200000 \
-    --mix caption=0.10,qa=0.30,fewshot=0.15,binding=0.30,fact=0.05,knowledge=0.10 --easy-fraction 0.3
+    --mix caption=0.05,qa=0.25,fewshot=0.15,binding=0.30,fact=0.05,knowledge=0.10,repeat=0.10 --easy-fraction 0.3
 bin/frozen tokenizer-train --data "$WORK/lm/corpus.txt" --out "$OUT" --vocab-size 4096 --tab-segments \
     --threads "$THREADS"
 bin/frozen pretrain --data "$WORK/lm/corpus.txt" --tokenizer "$OUT" --out "$OUT" --layers 4 --heads 4 --width 128 \

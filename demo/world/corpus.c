@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const w_kind_name[W_KINDS] = {"caption", "qa", "fewshot", "binding", "fact", "knowledge"};
-static const int easy_kind[W_KINDS] = {1, 1, 0, 0, 1, 1};
+const char *const w_kind_name[W_KINDS] = {"caption", "qa", "fewshot", "binding", "fact", "knowledge", "repeat"};
+static const int easy_kind[W_KINDS] = {1, 1, 0, 0, 1, 1, 1};
 
 static void random_scene(frz_rng *rng, w_scene *s, const uint8_t held_out[W_SHAPES][W_COLOURS])
 {
@@ -93,6 +93,19 @@ static frz_status sample(frz_rng *rng, const w_world *w, int kind, w_buf *b)
         return st;
     }
     case K_BINDING: return binding(rng, w, b);
+    case K_REPEAT: { /* "an image, then its caption" in words: the caption twice, as two segments. Text about the
+                      * world never otherwise has a caption that earlier context predicts, and an LM that never
+                      * saw one learns to ignore the context at a caption's words -- the visual prefix included. */
+        char one[128];
+        if (w_below(rng, 3) < 2) {
+            w_scene s;
+            random_scene(rng, &s, w->held_out);
+            w_scene_caption(&s, one, sizeof one);
+        } else {
+            w_fashion_caption((int)w_below(rng, W_CLASSES), one, sizeof one);
+        }
+        return w_buf_addf(b, "%s\t%s", one, one);
+    }
     case K_FACT: return facts(rng, b);
     default: {
         int cls = (int)w_below(rng, W_CLASSES), t = (int)w_below(rng, W_KTYPES);

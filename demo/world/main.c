@@ -53,7 +53,7 @@ static const cli_command command = {"demo-world", usage, options, O_COUNT};
 #define N_COUNTS (O_CORPUS - O_SHAPES + 1)
 static const long small_counts[N_COUNTS] = {48, 24, 30, 8, 24, 24, 15, 8, 600};
 static const long full_counts[N_COUNTS] = {4000, 200, 2000, 60, 200, 400, 150, 100, 150000};
-static const double default_mix[W_KINDS] = {0.10, 0.20, 0.15, 0.35, 0.05, 0.15};
+static const double default_mix[W_KINDS] = {0.10, 0.20, 0.15, 0.30, 0.05, 0.10, 0.10};
 
 typedef struct args {
     w_config cfg;

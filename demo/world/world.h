@@ -93,7 +93,7 @@ frz_status w_episode_segments(const w_episode *ep, int task_induction, const cha
 void w_segments_clear(w_segments *segs);
 
 /* ---- settings (main.c) -------------------------------------------------------------------------------------- */
-enum { K_CAPTION, K_QA, K_FEWSHOT, K_BINDING, K_FACT, K_KNOWLEDGE, W_KINDS };
+enum { K_CAPTION, K_QA, K_FEWSHOT, K_BINDING, K_FACT, K_KNOWLEDGE, K_REPEAT, W_KINDS };
 extern const char *const w_kind_name[W_KINDS];
 
 typedef struct w_config {
