@@ -116,3 +116,19 @@ int cli_parse_double(const cli_command *cmd, const char *opt, const char *s, dou
     *out = v;
     return CLI_OK;
 }
+
+int cli_parse_float(const cli_command *cmd, const char *opt, const char *s, double min, double max, float *out)
+{
+    double d;
+    int rc = cli_parse_double(cmd, opt, s, min, max, &d);
+    if (rc == CLI_OK) *out = (float)d;
+    return rc;
+}
+
+int cli_parse_int32(const cli_command *cmd, const char *opt, const char *s, long min, long max, int32_t *out)
+{
+    long v;
+    int rc = cli_parse_long(cmd, opt, s, min, max, &v);
+    if (rc == CLI_OK) *out = (int32_t)v;
+    return rc;
+}

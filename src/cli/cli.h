@@ -60,6 +60,9 @@ int cli_fail(const char *fmt, ...) CLI_PRINTF(1, 2);
 int cli_parse_long(const cli_command *cmd, const char *opt, const char *s, long min, long max, long *out);
 int cli_parse_double(const cli_command *cmd, const char *opt, const char *s, double min, double max,
                      double *out);
+/* The same into the narrower types parameter structs use. */
+int cli_parse_float(const cli_command *cmd, const char *opt, const char *s, double min, double max, float *out);
+int cli_parse_int32(const cli_command *cmd, const char *opt, const char *s, long min, long max, int32_t *out);
 
 /* Sets the library's log callback (warnings and errors to stderr; info and debug too once --verbose was seen). */
 void cli_setup_logging(void);

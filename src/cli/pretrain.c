@@ -76,22 +76,6 @@ typedef struct args {
     frz_pretrain_params p;
 } args;
 
-static int parse_float(const char *opt, const char *value, double lo, double hi, float *out)
-{
-    double d;
-    int rc = cli_parse_double(&command, opt, value, lo, hi, &d);
-    if (rc == CLI_OK) *out = (float)d;
-    return rc;
-}
-
-static int parse_int(const char *opt, const char *value, long lo, long hi, int32_t *out)
-{
-    long v;
-    int rc = cli_parse_long(&command, opt, value, lo, hi, &v);
-    if (rc == CLI_OK) *out = (int32_t)v;
-    return rc;
-}
-
 static int on_option(void *ctx, size_t index, const char *value)
 {
     args *a = ctx;
@@ -103,30 +87,30 @@ static int on_option(void *ctx, size_t index, const char *value)
     case OPT_TOKENIZER: a->tokenizer = value; return CLI_OK;
     case OPT_OUT: a->out = value; return CLI_OK;
     case OPT_INIT: a->init = value; return CLI_OK;
-    case OPT_LAYERS: a->sizes_given = 1; return parse_int("--layers", value, 1, 256, &a->cfg.n_layer);
-    case OPT_WIDTH: a->sizes_given = 1; return parse_int("--width", value, 1, 16384, &a->cfg.n_embd);
-    case OPT_HEADS: a->sizes_given = 1; return parse_int("--heads", value, 1, 256, &a->cfg.n_head);
-    case OPT_CONTEXT: return parse_int("--context", value, 1, 65536, &p->context);
+    case OPT_LAYERS: a->sizes_given = 1; return cli_parse_int32(&command, "--layers", value, 1, 256, &a->cfg.n_layer);
+    case OPT_WIDTH: a->sizes_given = 1; return cli_parse_int32(&command, "--width", value, 1, 16384, &a->cfg.n_embd);
+    case OPT_HEADS: a->sizes_given = 1; return cli_parse_int32(&command, "--heads", value, 1, 256, &a->cfg.n_head);
+    case OPT_CONTEXT: return cli_parse_int32(&command, "--context", value, 1, 65536, &p->context);
     case OPT_STEPS:
         rc = cli_parse_long(&command, "--steps", value, 1, LONG_MAX, &v);
         if (rc == CLI_OK) p->steps = v;
         return rc;
-    case OPT_BATCH: return parse_int("--batch", value, 1, 65536, &p->batch_size);
-    case OPT_LR: return parse_float("--lr", value, 1e-12, 10, &p->lr);
-    case OPT_WARMUP: return parse_int("--warmup", value, 0, INT32_MAX, &p->warmup);
-    case OPT_MIN_LR: return parse_float("--min-lr-ratio", value, 0, 1, &p->min_lr_ratio);
-    case OPT_WEIGHT_DECAY: return parse_float("--weight-decay", value, 0, 100, &p->weight_decay);
-    case OPT_GRAD_CLIP: return parse_float("--grad-clip", value, 0, 1e30, &p->grad_clip);
+    case OPT_BATCH: return cli_parse_int32(&command, "--batch", value, 1, 65536, &p->batch_size);
+    case OPT_LR: return cli_parse_float(&command, "--lr", value, 1e-12, 10, &p->lr);
+    case OPT_WARMUP: return cli_parse_int32(&command, "--warmup", value, 0, INT32_MAX, &p->warmup);
+    case OPT_MIN_LR: return cli_parse_float(&command, "--min-lr-ratio", value, 0, 1, &p->min_lr_ratio);
+    case OPT_WEIGHT_DECAY: return cli_parse_float(&command, "--weight-decay", value, 0, 100, &p->weight_decay);
+    case OPT_GRAD_CLIP: return cli_parse_float(&command, "--grad-clip", value, 0, 1e30, &p->grad_clip);
     case OPT_SEED:
         rc = cli_parse_long(&command, "--seed", value, 0, LONG_MAX, &v);
         if (rc == CLI_OK) a->seed = p->seed = (uint64_t)v;
         return rc;
-    case OPT_THREADS: return parse_int("--threads", value, 1, 4096, &p->n_threads);
+    case OPT_THREADS: return cli_parse_int32(&command, "--threads", value, 1, 4096, &p->n_threads);
     case OPT_TAB_SEGMENTS: p->tab_segments = 1; return CLI_OK;
     case OPT_NO_SHUFFLE: p->no_shuffle = 1; return CLI_OK;
-    case OPT_VAL_FRACTION: return parse_float("--val-fraction", value, 0, 0.5, &p->val_fraction);
-    case OPT_VAL_EVERY: return parse_int("--val-every", value, 1, INT32_MAX, &p->val_every);
-    case OPT_CKPT_EVERY: return parse_int("--checkpoint-every", value, 1, INT32_MAX, &p->checkpoint_every);
+    case OPT_VAL_FRACTION: return cli_parse_float(&command, "--val-fraction", value, 0, 0.5, &p->val_fraction);
+    case OPT_VAL_EVERY: return cli_parse_int32(&command, "--val-every", value, 1, INT32_MAX, &p->val_every);
+    case OPT_CKPT_EVERY: return cli_parse_int32(&command, "--checkpoint-every", value, 1, INT32_MAX, &p->checkpoint_every);
     default: return CLI_OK;
     }
 }

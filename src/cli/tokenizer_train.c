@@ -45,24 +45,16 @@ typedef struct args {
     frz_tokenizer_train_params p;
 } args;
 
-static int parse_int(const char *opt, const char *value, long lo, long hi, int32_t *out)
-{
-    long v;
-    int rc = cli_parse_long(&command, opt, value, lo, hi, &v);
-    if (rc == CLI_OK) *out = (int32_t)v;
-    return rc;
-}
-
 static int on_option(void *ctx, size_t index, const char *value)
 {
     args *a = ctx;
     switch (index) {
     case OPT_DATA: a->data = value; return CLI_OK;
     case OPT_OUT: a->out = value; return CLI_OK;
-    case OPT_VOCAB: a->have_vocab = 1; return parse_int("--vocab-size", value, 257, INT32_MAX, &a->p.vocab_size);
-    case OPT_MIN_FREQ: return parse_int("--min-frequency", value, 1, INT32_MAX, &a->p.min_frequency);
+    case OPT_VOCAB: a->have_vocab = 1; return cli_parse_int32(&command, "--vocab-size", value, 257, INT32_MAX, &a->p.vocab_size);
+    case OPT_MIN_FREQ: return cli_parse_int32(&command, "--min-frequency", value, 1, INT32_MAX, &a->p.min_frequency);
     case OPT_TAB: a->p.tab_segments = 1; return CLI_OK;
-    case OPT_THREADS: return parse_int("--threads", value, 1, 4096, &a->p.n_threads);
+    case OPT_THREADS: return cli_parse_int32(&command, "--threads", value, 1, 4096, &a->p.n_threads);
     default: return CLI_OK;
     }
 }

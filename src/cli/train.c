@@ -84,23 +84,6 @@ typedef struct args {
     frz_train_params p;
 } args;
 
-/* Parses a float option into *out within [lo, hi]. */
-static int parse_float(const char *opt, const char *value, double lo, double hi, float *out)
-{
-    double d;
-    int rc = cli_parse_double(&command, opt, value, lo, hi, &d);
-    if (rc == CLI_OK) *out = (float)d;
-    return rc;
-}
-
-static int parse_int(const char *opt, const char *value, long lo, long hi, int32_t *out)
-{
-    long v;
-    int rc = cli_parse_long(&command, opt, value, lo, hi, &v);
-    if (rc == CLI_OK) *out = (int32_t)v;
-    return rc;
-}
-
 static int on_option(void *ctx, size_t index, const char *value)
 {
     args *a = ctx;
@@ -112,35 +95,35 @@ static int on_option(void *ctx, size_t index, const char *value)
     case OPT_DATA: a->data = value; return CLI_OK;
     case OPT_OUT: a->out = value; return CLI_OK;
     case OPT_VISION: p->vision_arch = value; return CLI_OK;
-    case OPT_WIDTH: return parse_float("--width", value, 1e-3, 16, &p->vision_width);
-    case OPT_IMAGE_SIZE: return parse_int("--image-size", value, 16, 4096, &p->image_size);
-    case OPT_PREFIX: return parse_int("--prefix-tokens", value, 1, 4096, &p->prefix_tokens);
-    case OPT_BATCH: return parse_int("--batch", value, 1, 65536, &p->batch_size);
-    case OPT_LR: return parse_float("--lr", value, 1e-12, 10, &p->lr);
-    case OPT_BETA1: return parse_float("--beta1", value, 0, 0.999999, &p->beta1);
-    case OPT_BETA2: return parse_float("--beta2", value, 0, 0.999999, &p->beta2);
-    case OPT_ADAM_EPS: return parse_float("--adam-eps", value, 1e-30, 1, &p->adam_eps);
-    case OPT_WEIGHT_DECAY: return parse_float("--weight-decay", value, 0, 100, &p->weight_decay);
-    case OPT_GRAD_CLIP: return parse_float("--grad-clip", value, 0, 1e30, &p->grad_clip);
-    case OPT_EPOCHS: return parse_int("--epochs", value, 1, INT32_MAX, &p->epochs);
+    case OPT_WIDTH: return cli_parse_float(&command, "--width", value, 1e-3, 16, &p->vision_width);
+    case OPT_IMAGE_SIZE: return cli_parse_int32(&command, "--image-size", value, 16, 4096, &p->image_size);
+    case OPT_PREFIX: return cli_parse_int32(&command, "--prefix-tokens", value, 1, 4096, &p->prefix_tokens);
+    case OPT_BATCH: return cli_parse_int32(&command, "--batch", value, 1, 65536, &p->batch_size);
+    case OPT_LR: return cli_parse_float(&command, "--lr", value, 1e-12, 10, &p->lr);
+    case OPT_BETA1: return cli_parse_float(&command, "--beta1", value, 0, 0.999999, &p->beta1);
+    case OPT_BETA2: return cli_parse_float(&command, "--beta2", value, 0, 0.999999, &p->beta2);
+    case OPT_ADAM_EPS: return cli_parse_float(&command, "--adam-eps", value, 1e-30, 1, &p->adam_eps);
+    case OPT_WEIGHT_DECAY: return cli_parse_float(&command, "--weight-decay", value, 0, 100, &p->weight_decay);
+    case OPT_GRAD_CLIP: return cli_parse_float(&command, "--grad-clip", value, 0, 1e30, &p->grad_clip);
+    case OPT_EPOCHS: return cli_parse_int32(&command, "--epochs", value, 1, INT32_MAX, &p->epochs);
     case OPT_STEPS:
         rc = cli_parse_long(&command, "--steps", value, 1, LONG_MAX, &v);
         if (rc == CLI_OK) p->max_steps = v;
         return rc;
-    case OPT_VAL_FRACTION: return parse_float("--val-fraction", value, 0, 0.5, &p->val_fraction);
-    case OPT_VAL_EVERY: return parse_int("--val-every", value, 1, INT32_MAX, &p->val_every);
-    case OPT_PATIENCE: return parse_int("--patience", value, 0, INT32_MAX, &p->patience);
-    case OPT_MAX_CAPTION: return parse_int("--max-caption-tokens", value, 1, 1 << 20, &p->max_caption_tokens);
-    case OPT_CKPT_EVERY: return parse_int("--checkpoint-every", value, 1, INT32_MAX, &p->checkpoint_every);
+    case OPT_VAL_FRACTION: return cli_parse_float(&command, "--val-fraction", value, 0, 0.5, &p->val_fraction);
+    case OPT_VAL_EVERY: return cli_parse_int32(&command, "--val-every", value, 1, INT32_MAX, &p->val_every);
+    case OPT_PATIENCE: return cli_parse_int32(&command, "--patience", value, 0, INT32_MAX, &p->patience);
+    case OPT_MAX_CAPTION: return cli_parse_int32(&command, "--max-caption-tokens", value, 1, 1 << 20, &p->max_caption_tokens);
+    case OPT_CKPT_EVERY: return cli_parse_int32(&command, "--checkpoint-every", value, 1, INT32_MAX, &p->checkpoint_every);
     case OPT_BLIND: p->blind = 1; return CLI_OK;
     case OPT_RESUME: p->resume = 1; return CLI_OK;
     case OPT_SEED:
         rc = cli_parse_long(&command, "--seed", value, 0, LONG_MAX, &v);
         if (rc == CLI_OK) p->seed = (uint64_t)v;
         return rc;
-    case OPT_THREADS: return parse_int("--threads", value, 1, 4096, &p->n_threads);
+    case OPT_THREADS: return cli_parse_int32(&command, "--threads", value, 1, 4096, &p->n_threads);
     case OPT_IMAGE_DIR: p->image_dir = value; return CLI_OK;
-    case OPT_MICRO_BATCH: return parse_int("--micro-batch", value, 1, 65536, &p->micro_batch);
+    case OPT_MICRO_BATCH: return cli_parse_int32(&command, "--micro-batch", value, 1, 65536, &p->micro_batch);
     case OPT_FINETUNE_LM:
     case OPT_SCRATCH_LM: {
         const int32_t mode = index == OPT_FINETUNE_LM ? FRZ_TRAIN_LM_FINETUNE : FRZ_TRAIN_LM_SCRATCH;
@@ -149,7 +132,7 @@ static int on_option(void *ctx, size_t index, const char *value)
         p->lm_mode = mode;
         return CLI_OK;
     }
-    case OPT_LM_LR: return parse_float("--lm-lr", value, 1e-12, 10, &p->lm_lr);
+    case OPT_LM_LR: return cli_parse_float(&command, "--lm-lr", value, 1e-12, 10, &p->lm_lr);
     default: return CLI_OK;
     }
 }

@@ -62,6 +62,9 @@ void frz_params_init_copy(void *dst, size_t size, const void *full, size_t full_
         frz_params_init_copy(p, size, &full, sizeof full);                                                   \
     }
 
+/* Seconds on the monotonic clock (for rates and ETAs, never for results). */
+double frz_monotonic_s(void);
+
 /* size_t multiplication with overflow detection: returns 0 and leaves *out unset on overflow. */
 int frz_mul_size(size_t a, size_t b, size_t *out);
 

@@ -119,3 +119,16 @@ frz_status frz_write_file_atomic(const char *path, const void *data, size_t len)
     free(tmp);
     return st;
 }
+
+char *frz_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    while (a > 1 && dir[a - 1] == '/') a--;
+    char *p = frz_malloc(a + 1 + b + 1, "a file path");
+    if (p) {
+        memcpy(p, dir, a);
+        p[a] = '/';
+        memcpy(p + a + 1, name, b + 1);
+    }
+    return p;
+}

@@ -17,4 +17,8 @@ void frz_unmap_file(const void *map, size_t len);
  * path. On failure the previous file (if any) is untouched and no temporary file is left. */
 frz_status frz_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* "dir/name" in a new buffer (free with free()); trailing slashes of dir are dropped. NULL: out of memory
+ * (frz_last_error set). */
+char *frz_path_join(const char *dir, const char *name);
+
 #endif

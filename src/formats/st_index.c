@@ -1,6 +1,7 @@
 /* st_index.c -- a model directory: model.safetensors, or the shards named by model.safetensors.index.json
  * ({"metadata": {...}, "weight_map": {tensor: shard file name}}). */
 #include "formats/st_internal.h"
+#include "core/file.h"
 #include "formats/json_file.h"
 
 #include <errno.h>
@@ -11,20 +12,6 @@
 
 #define SINGLE_NAME "model.safetensors"
 #define INDEX_NAME "model.safetensors.index.json"
-
-/* dir + "/" + name in a new string (no doubled '/' when dir ends with one). */
-static char *join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    while (a > 1 && dir[a - 1] == '/') a--;
-    char *p = frz_malloc(a + 1 + b + 1, "path");
-    if (p) {
-        memcpy(p, dir, a);
-        p[a] = '/';
-        memcpy(p + a + 1, name, b + 1);
-    }
-    return p;
-}
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
@@ -96,7 +83,7 @@ static frz_status open_sharded(const char *dir, const char *index, frz_st_set **
     st = distinct_shards(index, wm, &shards, &n);
     if (st == FRZ_OK) st = frz_st_set_new(dir, n, &set);
     for (size_t i = 0; st == FRZ_OK && i < n; i++) {
-        char *path = join(dir, shards[i]);
+        char *path = frz_path_join(dir, shards[i]);
         st = path ? frz_st_load_file(set, i, path) : FRZ_ERR_NOMEM;
         free(path);
     }
@@ -123,8 +110,8 @@ static int exists(const char *path)
 frz_status frz_st_open_dir(const char *dir, frz_st_set **out)
 {
     *out = NULL;
-    char *single = join(dir, SINGLE_NAME);
-    char *index = single ? join(dir, INDEX_NAME) : NULL;
+    char *single = frz_path_join(dir, SINGLE_NAME);
+    char *index = single ? frz_path_join(dir, INDEX_NAME) : NULL;
     frz_status st;
     int e;
     if (!index) st = FRZ_ERR_NOMEM;

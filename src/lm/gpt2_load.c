@@ -1,21 +1,13 @@
 /* gpt2_load.c -- frz_lm_load: a Hugging Face GPT-2 folder (config.json, model.safetensors or a sharded index,
  * vocab.json, merges.txt) into a read-only model whose f32 weights stay in the memory-mapped file. */
 #include "formats/safetensors.h"
+#include "core/file.h"
 #include "lm/gpt2.h"
 #include "tokenizer/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* dir + "/" + name in a new string. */
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = frz_malloc(n, "a file path");
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 /* Names where the weights come from, for messages: the one file, or the shard index. */
 static void weights_source(const frz_st_set *set, const char *dir, char *buf, size_t cap)
@@ -73,7 +65,7 @@ static frz_status attach_tensors(frz_lm *lm, const char *dir)
 
 frz_status frz_gpt2_load_tokenizer(frz_lm *lm, const char *dir)
 {
-    char *vocab = join(dir, "vocab.json"), *merges = join(dir, "merges.txt");
+    char *vocab = frz_path_join(dir, "vocab.json"), *merges = frz_path_join(dir, "merges.txt");
     frz_status st = vocab && merges ? frz_tokenizer_load(vocab, merges, &lm->tok) : FRZ_ERR_NOMEM;
     if (st == FRZ_OK) {
         int32_t n = frz_tokenizer_n_vocab(lm->tok);
@@ -93,7 +85,7 @@ frz_status frz_lm_load(const char *dir, frz_lm **out)
     if (!out) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_lm_load: out is NULL");
     *out = NULL;
     if (!dir) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_lm_load: dir is NULL");
-    char *cfg_path = join(dir, "config.json");
+    char *cfg_path = frz_path_join(dir, "config.json");
     if (!cfg_path) return FRZ_ERR_NOMEM;
     frz_gpt2_config cfg;
     frz_lm *lm = NULL;

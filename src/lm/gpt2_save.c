@@ -14,14 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = frz_malloc(n, "a file path");
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static const char *activation_name(frz_activation act)
 {
     switch (act) {
@@ -108,7 +100,7 @@ static frz_status write_weights(const frz_lm *lm, const char *path)
 /* Copies a tokenizer file (read whole first, so saving over the folder it came from rewrites it unchanged). */
 static frz_status copy_file(const char *from_dir, const char *to_dir, const char *name)
 {
-    char *from = join(from_dir, name), *to = join(to_dir, name);
+    char *from = frz_path_join(from_dir, name), *to = frz_path_join(to_dir, name);
     char *buf = NULL;
     size_t len = 0;
     frz_status st = from && to ? frz_read_file(from, &buf, &len) : FRZ_ERR_NOMEM;
@@ -129,7 +121,7 @@ frz_status frz_lm_save(const frz_lm *lm, const char *dir)
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return frz_fail(FRZ_ERR_IO, "%s: not a folder", dir);
-    char *cfg = join(dir, "config.json"), *weights = join(dir, "model.safetensors");
+    char *cfg = frz_path_join(dir, "config.json"), *weights = frz_path_join(dir, "model.safetensors");
     frz_status st = cfg && weights ? FRZ_OK : FRZ_ERR_NOMEM;
     /* the tokenizer, then the weights, then config.json */
     if (st == FRZ_OK) st = copy_file(lm->tok_dir, dir, "vocab.json");

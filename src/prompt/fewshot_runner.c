@@ -1,6 +1,7 @@
 /* fewshot_runner.c -- the few-shot driver's runner: parameters, output files, report, progress, and the memo of
  * image prefixes. Running the prompts (chunks, prompt caching, batches, decoding) is fewshot_batch.c. */
 #include "prompt/fewshot_runner.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,14 +44,6 @@ static frz_status make_dirs(const char *dir)
     return st;
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = frz_malloc(n, "output path");
-    if (s) snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
-
 void fs_drop_queue(fs_runner *r)
 {
     for (size_t i = 0; i < r->n_queue; i++) {
@@ -86,9 +79,9 @@ frz_status fs_runner_open(const frz_fewshot_params *p, size_t total, fs_finish_f
     char *jsonl = NULL, *sj = NULL, *sm = NULL;
     frz_status st = make_dirs(p->out_dir);
     if (st == FRZ_OK) {
-        jsonl = join(p->out_dir, "results.jsonl");
-        sj = join(p->out_dir, "summary.json");
-        sm = join(p->out_dir, "summary.md");
+        jsonl = frz_path_join(p->out_dir, "results.jsonl");
+        sj = frz_path_join(p->out_dir, "summary.json");
+        sm = frz_path_join(p->out_dir, "summary.md");
         if (!jsonl || !sj || !sm) st = FRZ_ERR_NOMEM;
     }
     if (st == FRZ_OK)

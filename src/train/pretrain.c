@@ -1,6 +1,7 @@
 /* pretrain.c -- the LM pretraining run: corpus, batches of whole samples, AdamW, validation, metrics and saving
  * the model (see pretrain.h). */
 #include "train/pretrain.h"
+#include "core/file.h"
 
 #include "lm/gpt2.h"
 #include "train/corpus.h"
@@ -38,21 +39,6 @@ struct frz_pretrain {
     double t_start;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = frz_malloc(n, "file path");
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 float frz_pretrain_lr(const frz_pretrain_params *p, int64_t s, int64_t total)
 {
     int64_t warm = p->warmup;
@@ -66,7 +52,7 @@ float frz_pretrain_lr(const frz_pretrain_params *p, int64_t s, int64_t total)
 void frz_pretrainer_progress(const frz_pretrain *t, frz_pretrain_progress *out)
 {
     *out = t->prog;
-    out->elapsed_s = t->t_start > 0 ? now_s() - t->t_start : 0.0;
+    out->elapsed_s = t->t_start > 0 ? frz_monotonic_s() - t->t_start : 0.0;
 }
 
 static frz_status make_dir(const char *dir)
@@ -87,8 +73,8 @@ frz_status frz_pretrainer_create(frz_lm *lm, const char *corpus_path, const char
     t->p = *params;
     t->order_epoch = -1;
     t->out_dir = frz_strdup(out_dir, "output folder");
-    t->metrics_path = join(out_dir, "metrics.csv");
-    t->png_path = join(out_dir, "loss.png");
+    t->metrics_path = frz_path_join(out_dir, "metrics.csv");
+    t->png_path = frz_path_join(out_dir, "loss.png");
     const size_t B = (size_t)t->p.batch_size, T = (size_t)t->p.context;
     frz_status st = t->out_dir && t->metrics_path && t->png_path ? FRZ_OK : FRZ_ERR_NOMEM;
     if (st == FRZ_OK) st = frz_corpus_load(corpus_path, lm->tok, lm->eot, t->p.tab_segments, (int)T + 1, &t->corpus);
@@ -265,7 +251,7 @@ static frz_status train_step(frz_pretrain *t)
         if (bst != FRZ_OK) return bst;
         t->order_epoch = e;
     }
-    const double t0 = now_s();
+    const double t0 = frz_monotonic_s();
     const size_t first = (size_t)k * B, n = t->n_train - first < B ? t->n_train - first : B;
     const float lr = frz_pretrain_lr(&t->p, s, t->total_steps);
     const int nth = t->p.n_threads;
@@ -283,7 +269,7 @@ static frz_status train_step(frz_pretrain *t)
     } else {
         frz_log(FRZ_LOG_WARN, "step %lld: the gradient is not finite; no update", (long long)(s + 1));
     }
-    const double dt = now_s() - t0;
+    const double dt = frz_monotonic_s() - t0;
     t->step = s + 1;
 
     const int last = t->step == t->total_steps, do_val = t->n_val > 0 && (t->step % t->val_every == 0 || last);
@@ -296,7 +282,7 @@ static frz_status train_step(frz_pretrain *t)
     o->lr = lr;
     o->tokens_per_s = dt > 0 ? (double)n_targets / dt : 0.0;
     o->val_loss = val;
-    o->elapsed_s = now_s() - t->t_start;
+    o->elapsed_s = frz_monotonic_s() - t->t_start;
     st = frz_metrics_add(t->metrics, t->step, (int32_t)e, loss, do_val ? exp(val) : 0.0, o->tokens_per_s, lr);
     if (st != FRZ_OK) return st;
     if (t->p.progress) t->p.progress(o, t->p.progress_data);
@@ -306,7 +292,7 @@ static frz_status train_step(frz_pretrain *t)
 
 frz_status frz_pretrainer_run(frz_pretrain *t)
 {
-    t->t_start = now_s();
+    t->t_start = frz_monotonic_s();
     frz_status st = FRZ_OK;
     while (st == FRZ_OK && t->step < t->total_steps) {
         if (aborted(t)) {

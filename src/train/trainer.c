@@ -1,6 +1,7 @@
 /* trainer.c -- the training run: data, models, the step loop, validation and early stopping, checkpoints,
  * metrics (see trainer.h). */
 #include "train/trainer.h"
+#include "core/file.h"
 
 #include "api/api.h"
 #include "lm/gpt2.h"
@@ -52,21 +53,6 @@ struct frz_train {
     double t_start;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = frz_malloc(n, "file path");
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* Fills t->prog from the state; val is the validation perplexity measured after the latest step (0: none). */
 static void refresh_progress(frz_train *t, double val)
 {
@@ -85,13 +71,13 @@ static void refresh_progress(frz_train *t, double val)
     o->skipped_images = t->s.skipped_images;
     o->n_train = (int64_t)t->n_train;
     o->n_val = (int64_t)t->n_val;
-    o->elapsed_s = t->t_start > 0 ? now_s() - t->t_start : 0.0;
+    o->elapsed_s = t->t_start > 0 ? frz_monotonic_s() - t->t_start : 0.0;
 }
 
 void frz_trainer_progress(const frz_train *t, frz_train_progress *out)
 {
     *out = t->prog;
-    out->elapsed_s = t->t_start > 0 ? now_s() - t->t_start : 0.0;
+    out->elapsed_s = t->t_start > 0 ? frz_monotonic_s() - t->t_start : 0.0;
 }
 
 void frz_trainer_epoch_order(const int32_t *train, size_t n, uint64_t seed, int64_t epoch, int32_t *out)
@@ -209,7 +195,7 @@ static frz_status init_lm(frz_train *t, const char *out_dir)
         if (st == FRZ_OK && t->lm->tok_dir) st = frz_gpt2_load_tokenizer(t->lm_own, t->lm->tok_dir);
     }
     if (st == FRZ_OK) st = frz_lm_opt_create(t->lm_own, &t->lm_opt);
-    if (st == FRZ_OK && !(t->lm_dir = join(out_dir, "lm"))) st = FRZ_ERR_NOMEM;
+    if (st == FRZ_OK && !(t->lm_dir = frz_path_join(out_dir, "lm"))) st = FRZ_ERR_NOMEM;
     if (st == FRZ_OK)
         frz_log(FRZ_LOG_INFO, "the LM is trained too (%s, lr %g): %zu parameters",
                 t->p.lm_mode == FRZ_TRAIN_LM_FINETUNE ? "finetuned from the loaded weights" : "from scratch",
@@ -231,11 +217,11 @@ frz_status frz_trainer_create(const frz_lm *lm, const char *data_path, const cha
     t->image_dir = params->image_dir ? frz_strdup(params->image_dir, "image folder") : NULL;
     t->p.vision_arch = t->arch;
     t->p.image_dir = t->image_dir;
-    t->ckpt_path = join(out_dir, "checkpoint.safetensors");
-    t->vision_path = join(out_dir, "vision.safetensors");
-    t->proj_path = join(out_dir, "projector.safetensors");
-    t->metrics_path = join(out_dir, "metrics.csv");
-    t->png_path = join(out_dir, "loss.png");
+    t->ckpt_path = frz_path_join(out_dir, "checkpoint.safetensors");
+    t->vision_path = frz_path_join(out_dir, "vision.safetensors");
+    t->proj_path = frz_path_join(out_dir, "projector.safetensors");
+    t->metrics_path = frz_path_join(out_dir, "metrics.csv");
+    t->png_path = frz_path_join(out_dir, "loss.png");
     frz_status st = t->arch && (t->image_dir || !params->image_dir) && t->ckpt_path && t->vision_path &&
                             t->proj_path && t->metrics_path && t->png_path
                         ? FRZ_OK
@@ -438,7 +424,7 @@ static frz_status train_step(frz_train *t)
         if ((st = frz_loader_start(t->train_loader, t->order, t->n_train, k)) != FRZ_OK) return st;
         t->loader_epoch = e;
     }
-    const double t0 = now_s();
+    const double t0 = frz_monotonic_s();
     const frz_batch *b = NULL;
     if ((st = frz_loader_next(t->train_loader, &b)) != FRZ_OK) return st;
     if (!b || b->index != k) return frz_fail(FRZ_ERR_INVALID_ARG, "training: the loader lost its place at step %lld",
@@ -453,7 +439,7 @@ static frz_status train_step(frz_train *t)
     const int n_valid = b->n_valid, n_skipped = b->n_skipped;
     frz_loader_release(t->train_loader);
     if (st != FRZ_OK) return st;
-    const double dt = now_s() - t0;
+    const double dt = frz_monotonic_s() - t0;
     t->s.step = s + 1;
     t->s.epoch = (int32_t)(t->s.step / t->steps_per_epoch);
     t->s.skipped_images += n_skipped;
@@ -464,7 +450,7 @@ static frz_status train_step(frz_train *t)
 
 frz_status frz_trainer_run(frz_train *t)
 {
-    t->t_start = now_s();
+    t->t_start = frz_monotonic_s();
     frz_status st = FRZ_OK;
     /* A validation that an abort interrupted runs first (the step itself was done and checkpointed). */
     const int64_t s = t->s.step;
