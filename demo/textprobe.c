@@ -227,13 +227,8 @@ int main(int argc, char **argv)
     args a = {0};
     a.max_tokens = 10;
     a.threads = cli_nproc();
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    size_t n_words = 0;
-    int rc = words ? CLI_OK : cli_fail("out of memory");
-    if (rc == CLI_OK) rc = cli_parse(&command, argc - 1, argv + 1, on_option, &a, words, &n_words);
-    free(words);
+    int rc = cli_parse_options(&command, argc - 1, argv + 1, on_option, &a);
     if (rc < 0) return 0; /* --help */
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument");
     if (rc == CLI_OK && (!a.lm || !a.probes || !a.out))
         rc = cli_usage_error(&command, "--lm, --probes and --out are required");
     if (rc != CLI_OK) return rc;

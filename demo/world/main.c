@@ -195,12 +195,8 @@ int main(int argc, char **argv)
     c->easy_fraction = 0.2;
     c->max_tokens = 200;
     memcpy(c->mix, default_mix, sizeof c->mix);
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    size_t n_words = 0;
-    int rc = words ? cli_parse(&command, argc - 1, argv + 1, on_option, &a, words, &n_words) : cli_fail("out of memory");
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
+    int rc = cli_parse_options(&command, argc - 1, argv + 1, on_option, &a);
     if (rc == CLI_OK && !c->out) rc = cli_usage_error(&command, "--out is required");
-    free(words);
     if (rc != CLI_OK) return rc < 0 ? 0 : rc;
     c->seed = (uint64_t)(a.seed < 0 ? 1 : a.seed);
     c->eval_seed = a.eval_seed < 0 ? c->seed : (uint64_t)a.eval_seed;

@@ -90,6 +90,17 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_on_option on_op
     return CLI_OK;
 }
 
+int cli_parse_options(const cli_command *cmd, int argc, char **argv, cli_on_option on_option, void *ctx)
+{
+    char **words = malloc(((size_t)argc + 1) * sizeof *words);
+    if (!words) return cli_fail("out of memory");
+    size_t n_words = 0;
+    int rc = cli_parse(cmd, argc, argv, on_option, ctx, words, &n_words);
+    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(cmd, "unexpected argument '%s'", words[0]);
+    free(words);
+    return rc;
+}
+
 int cli_parse_long(const cli_command *cmd, const char *opt, const char *s, long min, long max, long *out)
 {
     char *end = NULL;

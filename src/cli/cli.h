@@ -46,6 +46,11 @@ typedef int (*cli_on_option)(void *ctx, size_t index, const char *value);
 int cli_parse(const cli_command *cmd, int argc, char **argv, cli_on_option on_option, void *ctx,
               char **positional, size_t *n_positional);
 
+/* cli_parse for a command that takes options only: a non-option word is refused as a usage error ("unexpected
+ * argument 'WORD'", naming the first one) right after parsing. Returns what cli_parse returns (CLI_OK, -1 after
+ * --help, CLI_USAGE, or an on_option code), CLI_USAGE for a word, or CLI_FAIL when out of memory. */
+int cli_parse_options(const cli_command *cmd, int argc, char **argv, cli_on_option on_option, void *ctx);
+
 /* Reports a usage error: "frozen CMD: message", then the command's usage, to stderr. Returns CLI_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 

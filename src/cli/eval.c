@@ -276,12 +276,9 @@ static int cmd_eval_vqa(int argc, char **argv)
     a.c.batch = 8;
     a.c.threads = cli_nproc();
     a.shots = "0,1,4";
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    size_t n_words = 0, n_shots = 0;
+    size_t n_shots = 0;
     int shots[32];
-    int rc = words ? CLI_OK : cli_fail("out of memory");
-    if (rc == CLI_OK) rc = cli_parse(&vqa_command, argc, argv, vqa_option, &a, words, &n_words);
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&vqa_command, "unexpected argument '%s'", words[0]);
+    int rc = cli_parse_options(&vqa_command, argc, argv, vqa_option, &a);
     if (rc == CLI_OK && (!a.questions || !a.annotations || !a.images))
         rc = cli_usage_error(&vqa_command, "--questions, --annotations and --images are required");
     if (rc == CLI_OK && !a.sq != !a.sa)
@@ -304,7 +301,6 @@ static int cmd_eval_vqa(int argc, char **argv)
     }
     frz_vqa_free(q);
     frz_vqa_free(s);
-    free(words);
     return rc;
 }
 
@@ -371,11 +367,7 @@ static int cmd_eval_binding(int argc, char **argv)
     a.c.threads = cli_nproc();
     a.induction = -1;
     a.repeats = -1;
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    size_t n_words = 0;
-    int rc = words ? CLI_OK : cli_fail("out of memory");
-    if (rc == CLI_OK) rc = cli_parse(&bind_command, argc, argv, bind_option, &a, words, &n_words);
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&bind_command, "unexpected argument '%s'", words[0]);
+    int rc = cli_parse_options(&bind_command, argc, argv, bind_option, &a);
     if (rc == CLI_OK && !a.episodes) rc = cli_usage_error(&bind_command, "--episodes FILE|DIR is required");
     if (rc == CLI_OK) rc = common_check(&bind_command, &a.c);
     frz_bind_set *set = NULL;
@@ -386,7 +378,6 @@ static int cmd_eval_binding(int argc, char **argv)
         rc = run_task(&a.c, run_binding, &b);
     }
     frz_bind_free(set);
-    free(words);
     return rc;
 }
 

@@ -276,14 +276,12 @@ int cmd_generate(int argc, char **argv)
     a.temperature = 1.0;
     a.top_p = 1.0;
     a.stop = malloc(((size_t)argc + 1) * sizeof *a.stop);
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
     char *input = NULL;
-    size_t n_words = 0, len = 0;
-    int rc = a.stop && words ? CLI_OK : cli_fail("out of memory");
-    if (rc == CLI_OK) rc = cli_parse(&command, argc, argv, on_option, &a, words, &n_words);
+    size_t len = 0;
+    int rc = a.stop ? CLI_OK : cli_fail("out of memory");
+    if (rc == CLI_OK) rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.lm) rc = cli_usage_error(&command, "--lm DIR is required");
     if (rc == CLI_OK && !a.prompt) rc = cli_usage_error(&command, "--prompt TEXT is required");
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
     if (rc == CLI_OK && a.greedy && a.sampling)
         rc = cli_usage_error(&command, "--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
     if (rc == CLI_OK && a.sampling && !a.seed_given) {
@@ -300,7 +298,6 @@ int cmd_generate(int argc, char **argv)
         rc = run(&a, prompt);
     }
     free(input);
-    free(words);
     free(a.stop);
     return rc;
 }

@@ -25,12 +25,7 @@ static int on_option(void *ctx, size_t index, const char *value)
 
 int cmd_info(int argc, char **argv)
 {
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    if (!words) return cli_fail("out of memory");
-    size_t n_words = 0;
-    int rc = cli_parse(&command, argc, argv, on_option, NULL, words, &n_words);
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
-    free(words);
+    int rc = cli_parse_options(&command, argc, argv, on_option, NULL);
     if (rc != CLI_OK) return rc;
 
     printf("frozen %s (header %s)\n", frz_version_string(), FRZ_VERSION_STRING);

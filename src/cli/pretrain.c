@@ -225,10 +225,7 @@ int cmd_pretrain(int argc, char **argv)
     frz_lm_config_init(&a.cfg);
     frz_pretrain_params_init(&a.p);
     a.p.n_threads = cli_nproc();
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    size_t n_words = 0;
-    int rc = words ? CLI_OK : cli_fail("out of memory");
-    if (rc == CLI_OK) rc = cli_parse(&command, argc, argv, on_option, &a, words, &n_words);
+    int rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.data) rc = cli_usage_error(&command, "--data CORPUS is required");
     if (rc == CLI_OK && !a.out) rc = cli_usage_error(&command, "--out DIR is required");
     if (rc == CLI_OK && !a.init && !a.tokenizer)
@@ -236,11 +233,9 @@ int cmd_pretrain(int argc, char **argv)
     if (rc == CLI_OK && a.init && (a.tokenizer || a.sizes_given))
         rc = cli_usage_error(&command, "--init takes the model's own tokenizer and sizes: drop --tokenizer, "
                              "--layers, --heads and --width");
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
     if (rc == CLI_OK) {
         cli_catch_sigint(0);
         rc = run(&a);
     }
-    free(words);
     return rc;
 }

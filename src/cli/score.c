@@ -150,15 +150,10 @@ int cmd_score(int argc, char **argv)
 {
     args a = {0};
     a.threads = cli_nproc();
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    if (!words) return cli_fail("out of memory");
-    size_t n_words = 0;
-    int rc = cli_parse(&command, argc, argv, on_option, &a, words, &n_words);
+    int rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.lm) rc = cli_usage_error(&command, "--lm DIR is required");
     if (rc == CLI_OK && !a.context) rc = cli_usage_error(&command, "--context TEXT is required");
     if (rc == CLI_OK && !a.continuation) rc = cli_usage_error(&command, "--continuation TEXT is required");
     if (rc == CLI_OK && a.continuation[0] == '\0') rc = cli_usage_error(&command, "--continuation is empty");
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
-    free(words);
     return rc == CLI_OK ? run(&a) : rc;
 }

@@ -240,18 +240,13 @@ int cmd_train(int argc, char **argv)
     memset(&a, 0, sizeof a);
     frz_train_params_init(&a.p);
     a.p.n_threads = cli_nproc();
-    char **words = malloc(((size_t)argc + 1) * sizeof *words);
-    size_t n_words = 0;
-    int rc = words ? CLI_OK : cli_fail("out of memory");
-    if (rc == CLI_OK) rc = cli_parse(&command, argc, argv, on_option, &a, words, &n_words);
+    int rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.lm) rc = cli_usage_error(&command, "--lm DIR is required");
     if (rc == CLI_OK && !a.data) rc = cli_usage_error(&command, "--data FILE is required");
     if (rc == CLI_OK && !a.out) rc = cli_usage_error(&command, "--out RUNDIR is required");
-    if (rc == CLI_OK && n_words > 0) rc = cli_usage_error(&command, "unexpected argument '%s'", words[0]);
     if (rc == CLI_OK) {
         cli_catch_sigint(0);
         rc = run(&a);
     }
-    free(words);
     return rc;
 }
