@@ -39,7 +39,7 @@ BUILD=${BUILD:-build}
 FROZEN=${FROZEN:-bin/frozen}
 BUDGET=${BUDGET:-600}            # seconds: the demo's promise on 2 cores
 VISION=${VISION:-tiny}           # encoder: tiny NF-ResNet (2,1,1,2)
-WIDTH=${WIDTH:-0.25}             # its channel width factor
+WIDTH=${WIDTH:-0.5}              # its channel width factor (0.25 sees colour but hardly shape)
 IMAGE_SIZE=${IMAGE_SIZE:-32}     # images resized to 32 x 32
 PREFIX=${PREFIX:-2}              # visual prefix tokens (the paper's best)
 LR=${LR:-1e-3}                   # Adam (the paper: 3e-4 over far more steps)
@@ -52,7 +52,7 @@ if [ "$QUICK" = 1 ]; then        # a smoke test: every stage, tiny counts
     SCALE=${SCALE:-small}; STEPS=${STEPS:-3}; BATCH=${BATCH:-4}
     EVAL_LIMIT=${EVAL_LIMIT:-3}; CAPTION_LIMIT=${CAPTION_LIMIT:-4}; PROBE_LIMIT=${PROBE_LIMIT:-20}
 else
-    SCALE=${SCALE:-full}; STEPS=${STEPS:-1000}; BATCH=${BATCH:-32}
+    SCALE=${SCALE:-full}; STEPS=${STEPS:-800}; BATCH=${BATCH:-32}
     EVAL_LIMIT=${EVAL_LIMIT:-100}; CAPTION_LIMIT=${CAPTION_LIMIT:-200}; PROBE_LIMIT=${PROBE_LIMIT:-0}
 fi
 WORLD_TOOL=${WORLD_TOOL:-$BUILD/demo/frozen-demo-world}
