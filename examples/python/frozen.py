@@ -291,7 +291,7 @@ class frz_train_params(Structure):
                 ("max_caption_tokens", c_int32), ("checkpoint_every", c_int32), ("blind", c_int),
                 ("resume", c_int), ("seed", c_uint64), ("n_threads", c_int32), ("image_dir", c_char_p),
                 ("progress", _PROGRESS_FN), ("progress_data", c_void_p), ("abort", _ABORT_FN),
-                ("abort_data", c_void_p)]
+                ("abort_data", c_void_p), ("lm_mode", c_int32), ("lm_lr", c_float)]
 
 
 # Every struct shared with C, by its C name (the layout test walks this).
@@ -328,6 +328,7 @@ _PROTOS = [
     ("frz_session_seq_truncate", _S, [_SP, c_int32, c_size_t]),
     ("frz_session_seq_copy", _S, [_SP, c_int32, c_int32]),
     ("frz_generate_params_init", None, [POINTER(frz_generate_params)]),
+    ("frz_generate_params_init_size", None, [POINTER(frz_generate_params), c_size_t]),
     ("frz_generate", _S, [_SP, c_int32, POINTER(frz_generate_params), POINTER(c_int32), c_size_t, _szp]),
     ("frz_score", _S, [_SP, c_int32, POINTER(c_int32), c_size_t, POINTER(c_float), POINTER(c_double)]),
     # images
@@ -355,6 +356,7 @@ _PROTOS = [
     ("frz_caption", _S, [_SP, c_int32, _VP, _PP, _IP, c_int32, POINTER(c_char), c_size_t, _szp]),
     # training
     ("frz_train_params_init", None, [POINTER(frz_train_params)]),
+    ("frz_train_params_init_size", None, [POINTER(frz_train_params), c_size_t]),
     ("frz_train_create", _S, [_LMP, c_char_p, c_char_p, POINTER(frz_train_params), POINTER(_TP)]),
     ("frz_train_run", _S, [_TP]),
     ("frz_train_get_progress", _S, [_TP, POINTER(frz_train_progress)]),
@@ -711,7 +713,7 @@ class _GenParams:
     def __init__(self, sink, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0, stop_at_eot=True, stop=(),
                  on_token=None):
         p = frz_generate_params()
-        _lib.frz_generate_params_init(byref(p))
+        _lib.frz_generate_params_init_size(byref(p), ctypes.sizeof(p))
         p.max_tokens = int(max_tokens)
         p.temperature = float(temperature)
         p.top_k = int(top_k)
@@ -1196,7 +1198,7 @@ class Trainer(_Handle):
 
     def __init__(self, lm, data, out_dir, progress=None, abort=None, **params):
         p = frz_train_params()
-        _lib.frz_train_params_init(byref(p))
+        _lib.frz_train_params_init_size(byref(p), ctypes.sizeof(p))
         for name, value in params.items():
             if name not in TRAIN_PARAMS:
                 raise TypeError("Trainer: unknown training parameter %r (known: %s)" % (name, ", ".join(TRAIN_PARAMS)))

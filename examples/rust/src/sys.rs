@@ -180,6 +180,8 @@ pub struct frz_train_params {
     pub progress_data: *mut c_void,
     pub abort: Option<frz_abort_fn>,
     pub abort_data: *mut c_void,
+    pub lm_mode: i32,
+    pub lm_lr: f32,
 }
 
 // ---- functions -----------------------------------------------------------------------------------------------------
