@@ -13,7 +13,7 @@ Errors raise FrozenError(status, message): .status (a Status), .strerror (frz_st
 (IOFailure, FormatError, ..., ContextFullError), some of which are also the matching built-in exception
 (InvalidArgumentError is a ValueError, NoMemoryError a MemoryError).
 
-Handles (LM, Session, Image, Vision, Projector, Prompt, Trainer) free their C object on close(), at the end of
+Handles (LM, Session, Image, Vision, Projector, Prompt, Trainer, Pretrainer) free their C object on close(), at the end of
 a `with` block, or when garbage-collected. A handle keeps the handles it depends on alive (a session its model,
 a prompt its model, encoder and projector), and closing a handle first closes those that depend on it, so a
 freed C object is never used: using a closed handle raises ValueError.
@@ -51,9 +51,11 @@ __all__ = [
     "ABI_MAJOR", "FrozenError", "IOFailure", "FormatError", "UnsupportedError", "ShapeError",
     "InvalidArgumentError", "NoMemoryError", "CancelledError", "BufferTooSmallError", "ContextFullError",
     "Status", "LogLevel", "LogitsMode", "SegmentKind", "TOKEN_EMBEDDING",
-    "LM", "Session", "Image", "Vision", "Projector", "Prompt", "Trainer", "Score", "Segment",
-    "image_prefix", "train", "set_log_callback", "log_to_logging", "version", "version_number",
+    "LM", "Session", "Image", "Vision", "Projector", "Prompt", "Trainer", "Pretrainer", "Score", "Segment",
+    "image_prefix", "train", "tokenizer_train", "pretrain", "set_log_callback", "log_to_logging", "version",
+    "version_number",
     "blas_corename", "blas_advice", "strerror", "library_path", "lib", "TRAIN_PARAMS",
+    "TOKENIZER_TRAIN_PARAMS", "LM_CONFIG", "PRETRAIN_PARAMS",
 ]
 
 ABI_MAJOR = 0  # the soname's major (libfrozen.so.0) this module mirrors
@@ -254,8 +256,13 @@ class _frz_train(Structure):
     pass
 
 
+class _frz_pretrain(Structure):
+    pass
+
+
 _LMP, _SP, _IP = POINTER(_frz_lm), POINTER(_frz_session), POINTER(_frz_image)
 _VP, _PP, _PRP, _TP = POINTER(_frz_vision), POINTER(_frz_projector), POINTER(_frz_prompt), POINTER(_frz_train)
+_PTP = POINTER(_frz_pretrain)
 
 _LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_void_p)          # frz_log_fn
 _ABORT_FN = CFUNCTYPE(c_int, c_void_p)                       # frz_abort_fn
@@ -294,9 +301,48 @@ class frz_train_params(Structure):
                 ("abort_data", c_void_p), ("lm_mode", c_int32), ("lm_lr", c_float)]
 
 
+class frz_tokenizer_train_params(Structure):
+    _fields_ = [("struct_size", c_size_t), ("vocab_size", c_int32), ("min_frequency", c_int32),
+                ("n_threads", c_int32), ("tab_segments", c_int), ("abort", _ABORT_FN), ("abort_data", c_void_p)]
+
+
+class frz_tokenizer_train_stats(Structure):
+    _fields_ = [("struct_size", c_size_t), ("n_bytes", c_int64), ("n_words", c_int64), ("n_unique_words", c_int64),
+                ("n_merges", c_int32), ("n_vocab", c_int32), ("last_count", c_int64), ("count_s", c_double),
+                ("merge_s", c_double)]
+
+
+class frz_lm_config(Structure):
+    _fields_ = [("struct_size", c_size_t), ("n_layer", c_int32), ("n_head", c_int32), ("n_embd", c_int32),
+                ("n_ctx", c_int32), ("n_inner", c_int32)]
+
+
+class frz_pretrain_progress(Structure):
+    _fields_ = [("struct_size", c_size_t), ("step", c_int64), ("total_steps", c_int64), ("epoch", c_int32),
+                ("loss", c_float), ("lr", c_float), ("tokens_per_s", c_double), ("val_loss", c_double),
+                ("n_train", c_int64), ("n_val", c_int64), ("n_truncated", c_int64), ("n_tokens", c_int64),
+                ("elapsed_s", c_double)]
+
+
+_PRETRAIN_PROGRESS_FN = CFUNCTYPE(None, POINTER(frz_pretrain_progress), c_void_p)  # frz_pretrain_progress_fn
+
+
+class frz_pretrain_params(Structure):
+    _fields_ = [("struct_size", c_size_t), ("steps", c_int64), ("batch_size", c_int32), ("context", c_int32),
+                ("lr", c_float), ("warmup", c_int32), ("min_lr_ratio", c_float), ("beta1", c_float),
+                ("beta2", c_float), ("adam_eps", c_float), ("weight_decay", c_float), ("grad_clip", c_float),
+                ("val_fraction", c_float), ("val_every", c_int32), ("checkpoint_every", c_int32),
+                ("tab_segments", c_int), ("no_shuffle", c_int), ("seed", c_uint64), ("n_threads", c_int32),
+                ("progress", _PRETRAIN_PROGRESS_FN), ("progress_data", c_void_p), ("abort", _ABORT_FN),
+                ("abort_data", c_void_p)]
+
+
 # Every struct shared with C, by its C name (the layout test walks this).
 C_STRUCTS = {"frz_input": frz_input, "frz_generate_params": frz_generate_params,
-             "frz_train_progress": frz_train_progress, "frz_train_params": frz_train_params}
+             "frz_train_progress": frz_train_progress, "frz_train_params": frz_train_params,
+             "frz_tokenizer_train_params": frz_tokenizer_train_params,
+             "frz_tokenizer_train_stats": frz_tokenizer_train_stats, "frz_lm_config": frz_lm_config,
+             "frz_pretrain_progress": frz_pretrain_progress, "frz_pretrain_params": frz_pretrain_params}
 
 # ---- the function table: one line per library function ---------------------------------------------------------
 
@@ -306,6 +352,7 @@ _szp = POINTER(c_size_t)
 _PROTOS = [
     ("frz_version_number", c_uint, []),
     ("frz_version_string", c_char_p, []),
+    ("frz_version_check", _S, [c_uint]),
     ("frz_strerror", c_char_p, [c_int]),
     ("frz_last_error", c_char_p, []),
     ("frz_set_log_callback", None, [_LOG_FN, c_void_p, c_int]),
@@ -383,6 +430,22 @@ _PROTOS = [
     ("frz_prompt_generate", _S, [_SP, c_int32, _PRP, POINTER(frz_generate_params), c_uint, POINTER(c_int32),
                                  c_size_t, _szp]),
     ("frz_prompt_score", _S, [_SP, c_int32, _PRP, POINTER(c_char_p), c_size_t, POINTER(c_double)]),
+    # training a tokenizer
+    ("frz_tokenizer_train_params_init", None, [POINTER(frz_tokenizer_train_params)]),
+    ("frz_tokenizer_train_params_init_size", None, [POINTER(frz_tokenizer_train_params), c_size_t]),
+    ("frz_tokenizer_train", _S, [c_char_p, c_char_p, POINTER(frz_tokenizer_train_params),
+                                 POINTER(frz_tokenizer_train_stats)]),
+    # random language models, saving them, pretraining
+    ("frz_lm_config_init", None, [POINTER(frz_lm_config)]),
+    ("frz_lm_config_init_size", None, [POINTER(frz_lm_config), c_size_t]),
+    ("frz_lm_create_random", _S, [POINTER(frz_lm_config), c_char_p, c_uint64, POINTER(_LMP)]),
+    ("frz_lm_save", _S, [_LMP, c_char_p]),
+    ("frz_pretrain_params_init", None, [POINTER(frz_pretrain_params)]),
+    ("frz_pretrain_params_init_size", None, [POINTER(frz_pretrain_params), c_size_t]),
+    ("frz_pretrain_create", _S, [_LMP, c_char_p, c_char_p, POINTER(frz_pretrain_params), POINTER(_PTP)]),
+    ("frz_pretrain_run", _S, [_PTP]),
+    ("frz_pretrain_get_progress", _S, [_PTP, POINTER(frz_pretrain_progress)]),
+    ("frz_pretrain_free", None, [_PTP]),
 ]
 
 # ---- loading the library ------------------------------------------------------------------------------------------
@@ -657,6 +720,23 @@ class LM(_Handle):
     def __init__(self, path):
         self._own(_out(_lib.frz_lm_load, _path(path), T=_frz_lm))
         self.path = os.fspath(path)
+
+    @classmethod
+    def create_random(cls, tokenizer_dir, seed=0, **config):
+        """A new GPT-2 with GPT-2's random initialisation (frz_lm_create_random) and the tokenizer of
+        tokenizer_dir (vocab.json + merges.txt; n_vocab is its number of ids). config (LM_CONFIG): n_layer (4),
+        n_head (4, must divide n_embd), n_embd (128), n_ctx (256), n_inner (0: 4 n_embd). The same seed gives
+        the same weights. save() writes it as a model folder; pretrain() trains it."""
+        c = _params(frz_lm_config, _lib.frz_lm_config_init_size, config, LM_CONFIG, "LM.create_random")
+        lm = cls._wrap(_out(_lib.frz_lm_create_random, byref(c), _path(tokenizer_dir), int(seed), T=_frz_lm))
+        lm.path = None
+        return lm
+
+    def save(self, path):
+        """Writes the model as a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json,
+        merges.txt) that LM(path) loads back bit for bit (frz_lm_save; the folder is created if missing, not its
+        parents)."""
+        _lib.frz_lm_save(self._p, _path(path))
 
     n_layer = _prop(_lib.frz_lm_get, LmProp.N_LAYER)
     n_head = _prop(_lib.frz_lm_get, LmProp.N_HEAD)
@@ -1175,87 +1255,180 @@ class Prompt(_Handle):
         return list(out[:len(cands)])
 
 
-# ---- training -------------------------------------------------------------------------------------------------
+# ---- parameters, progress and the stop protocol shared by the training calls ---------------------------------
 
-_TRAIN_INTERNAL = ("struct_size", "progress", "progress_data", "abort", "abort_data")
-TRAIN_PARAMS = tuple(name for name, _ in frz_train_params._fields_ if name not in _TRAIN_INTERNAL)
+_INTERNAL = ("struct_size", "progress", "progress_data", "abort", "abort_data")
+
+
+def _public_fields(cls):
+    """The members of a parameter struct that keyword arguments may set."""
+    return tuple(name for name, _ in cls._fields_ if name not in _INTERNAL)
+
+
+def _params(cls, init_size, params, known, where):
+    """A parameter struct with the library's defaults, then the keyword arguments set by member name. Always
+    *_init_size with our sizeof: a newer library's longer struct is never written past the end of ours."""
+    p = cls()
+    init_size(byref(p), ctypes.sizeof(p))
+    ctypes_of = dict(cls._fields_)
+    for name, value in params.items():
+        if name not in known:
+            raise TypeError("%s: unknown parameter %r (known: %s)" % (where, name, ", ".join(known)))
+        ctype = ctypes_of[name]
+        if ctype is c_char_p:
+            value = None if value is None else (_text(value) if name == "vision_arch" else _path(value))
+        elif ctype in (c_float, c_double):
+            value = float(value)
+        else:
+            value = int(value)  # bools too
+        setattr(p, name, value)
+    return p
 
 
 def _progress_ns(p):
     return types.SimpleNamespace(**{name: getattr(p, name) for name, _ in p._fields_ if name != "struct_size"})
 
 
-class Trainer(_Handle):
+def _copy_struct(ptr, cls):
+    """A struct C handed over by pointer, copied: the members both sides know (its struct_size says how many
+    bytes the library wrote), the rest zero -- an older library's shorter struct is never read past."""
+    out = cls()
+    ctypes.memmove(byref(out), ptr, min(ptr.contents.struct_size, ctypes.sizeof(cls)))
+    return out
+
+
+def _run_callbacks(progress, abort, fn_type, progress_cls):
+    """The progress and abort callbacks of a training run: progress(p) -> truthy asks to stop, as does abort()
+    -> truthy, or an exception in either (kept in .sink, re-raised once the run has stopped and saved). They
+    close over a small state object, not the handle (no reference cycle through C's callbacks)."""
+    sink, state = _Sink(), types.SimpleNamespace(stop=False)
+
+    def on_progress(pp, _data):
+        if progress is not None and progress(_progress_ns(_copy_struct(pp, progress_cls))):
+            state.stop = True
+
+    def on_abort(_data):
+        if state.stop or sink.exc is not None:
+            return 1
+        return 1 if abort is not None and abort() else 0
+
+    # a raising progress callback sets sink.exc, which the abort callback sees: a clean, saved stop
+    return types.SimpleNamespace(sink=sink, state=state, progress=fn_type(sink.guard(on_progress, None)),
+                                 abort=_ABORT_FN(sink.guard(on_abort, 1)))
+
+
+class _Run(_Handle):
+    """A training handle (Trainer, Pretrainer): run() and progress() over its C calls, named below."""
+
+    _run_fn = _get_fn = None  # names of the frz_*_run and frz_*_get_progress functions
+    _progress_cls = None
+
+    def _start(self, create, lm, data, out_dir, p, progress, abort, fn_type):
+        self._cbs = _run_callbacks(progress, abort, fn_type, self._progress_cls)
+        p.progress = self._cbs.progress
+        p.abort = self._cbs.abort
+        self._params = p  # its strings and callbacks stay alive with the handle
+        self._own(_out(create, lm._p, _path(data), _path(out_dir), byref(p), T=self._c_type), parents=(lm,))
+        self.lm = lm
+        self.out_dir = os.fspath(out_dir)
+
+    def run(self):
+        """Runs. Returns True when done, False when stopped on request (progress returned true or abort() did;
+        what the run saves on a stop is written). A callback's exception is re-raised after the run has stopped
+        and saved."""
+        self._cbs.state.stop = False
+        try:
+            self._cbs.sink.call(getattr(_lib, self._run_fn), self._p)
+        except CancelledError:
+            return False
+        return True
+
+    def progress(self):
+        """The latest progress (the numbers the progress callback gets)."""
+        p = self._progress_cls()
+        p.struct_size = ctypes.sizeof(p)
+        getattr(_lib, self._get_fn)(self._p, byref(p))
+        return _progress_ns(p)
+
+
+# ---- training Frozen -------------------------------------------------------------------------------------------
+
+TRAIN_PARAMS = _public_fields(frz_train_params)
+
+
+class Trainer(_Run):
     """A Frozen training run (frz_train): Trainer(lm, data, out_dir, progress=fn, abort=fn, **params).
 
     data: a TSV (image path TAB caption) or COCO captions JSON; out_dir: the run folder. params: the fields of
     frz_train_params by name (TRAIN_PARAMS), e.g. vision_arch="tiny", batch_size=8, max_steps=100, resume=True.
     progress(p) is called after every step with the step's numbers (step, loss, val_ppl, ...); returning a true
     value asks training to stop. abort() -> truthy also stops it. A stop writes a checkpoint of the last
-    completed step (resume with resume=True). One thread at a time; the LM may be used by others meanwhile."""
+    completed step (resume with resume=True). One thread at a time; the LM may be used by others meanwhile.
+    run() returns True when done (epochs, max_steps or early stopping), False when stopped on request."""
 
-    _free = "frz_train_free"
+    _free, _run_fn, _get_fn = "frz_train_free", "frz_train_run", "frz_train_get_progress"
+    _progress_cls, _c_type = frz_train_progress, _frz_train
 
     def __init__(self, lm, data, out_dir, progress=None, abort=None, **params):
-        p = frz_train_params()
-        _lib.frz_train_params_init_size(byref(p), ctypes.sizeof(p))
-        for name, value in params.items():
-            if name not in TRAIN_PARAMS:
-                raise TypeError("Trainer: unknown training parameter %r (known: %s)" % (name, ", ".join(TRAIN_PARAMS)))
-            ctype = dict(frz_train_params._fields_)[name]
-            if ctype is c_char_p:
-                value = None if value is None else (_text(value) if name == "vision_arch" else _path(value))
-            elif ctype in (c_float, c_double):
-                value = float(value)
-            else:
-                value = int(value)
-            setattr(p, name, value)
-        # The callbacks close over a small state object, not the Trainer (no reference cycle through C's callbacks).
-        sink, state = _Sink(), types.SimpleNamespace(stop=False)
-        self._sink, self._state = sink, state
-
-        def on_progress(pp, _data):
-            if progress is not None and progress(_progress_ns(pp.contents)):
-                state.stop = True
-
-        def on_abort(_data):
-            if state.stop or sink.exc is not None:
-                return 1
-            return 1 if abort is not None and abort() else 0
-
-        # a raising progress callback sets sink.exc, which the abort callback sees: a clean, checkpointed stop
-        self._progress_cb = _PROGRESS_FN(sink.guard(on_progress, None))
-        self._abort_cb = _ABORT_FN(sink.guard(on_abort, 1))
-        p.progress = self._progress_cb
-        p.abort = self._abort_cb
-        self._params = p  # its strings and callbacks stay alive with the handle
-        self._own(_out(_lib.frz_train_create, lm._p, _path(data), _path(out_dir), byref(p), T=_frz_train),
-                  parents=(lm,))
-        self.lm = lm
-        self.out_dir = os.fspath(out_dir)
-
-    def run(self):
-        """Trains. Returns True when done (epochs, max_steps or early stopping), False when stopped on request
-        (progress returned true or abort() did; the checkpoint is written). A callback's exception is re-raised
-        after the run has stopped and written its checkpoint."""
-        self._state.stop = False
-        try:
-            self._sink.call(_lib.frz_train_run, self._p)
-        except CancelledError:
-            return False
-        return True
-
-    def progress(self):
-        """The latest progress (step, total_steps, loss, val_ppl, best_val_ppl, ...)."""
-        p = frz_train_progress()
-        p.struct_size = ctypes.sizeof(p)
-        _lib.frz_train_get_progress(self._p, byref(p))
-        return _progress_ns(p)
+        p = _params(frz_train_params, _lib.frz_train_params_init_size, params, TRAIN_PARAMS, "Trainer")
+        self._start(_lib.frz_train_create, lm, data, out_dir, p, progress, abort, _PROGRESS_FN)
 
 
 def train(lm, data, out_dir, progress=None, abort=None, **params):
     """Trainer(...).run() and close: True when done, False when stopped on request."""
     with Trainer(lm, data, out_dir, progress=progress, abort=abort, **params) as t:
+        return t.run()
+
+
+# ---- training a tokenizer and pretraining a language model ------------------------------------------------------
+
+TOKENIZER_TRAIN_PARAMS = _public_fields(frz_tokenizer_train_params)
+LM_CONFIG = _public_fields(frz_lm_config)
+PRETRAIN_PARAMS = _public_fields(frz_pretrain_params)
+
+
+def tokenizer_train(corpus, out_dir, abort=None, **params):
+    """Trains a byte-level BPE tokenizer (GPT-2's format) on a text file and writes out_dir/vocab.json and
+    out_dir/merges.txt (frz_tokenizer_train; out_dir is created if missing). params (TOKENIZER_TRAIN_PARAMS):
+    vocab_size (default 50257, at least 257, <|endoftext|> included), min_frequency (2), n_threads (1),
+    tab_segments (False: the whole file is one text; True: TABs and line ends separate segments, as
+    `frozen pretrain --tab-segments` reads them). abort() -> truthy stops it: CancelledError, nothing written.
+    Returns the run's numbers: n_bytes, n_words, n_unique_words, n_merges, n_vocab, last_count, count_s, merge_s."""
+    p = _params(frz_tokenizer_train_params, _lib.frz_tokenizer_train_params_init_size, params,
+                TOKENIZER_TRAIN_PARAMS, "tokenizer_train")
+    sink = _Sink()
+    if abort is not None:
+        cb = _ABORT_FN(sink.guard(lambda _data: 1 if abort() else 0, 1))  # alive until the call returns
+        p.abort = cb
+    stats = frz_tokenizer_train_stats()
+    stats.struct_size = ctypes.sizeof(stats)
+    sink.call(_lib.frz_tokenizer_train, _path(corpus), _path(out_dir), byref(p), byref(stats))
+    return _progress_ns(stats)
+
+
+class Pretrainer(_Run):
+    """Pretraining (next-token prediction) of a model's weights on a text corpus (frz_pretrain):
+    Pretrainer(lm, corpus, out_dir, progress=fn, abort=fn, **params).
+
+    corpus: UTF-8 text, one sample per line. params: the fields of frz_pretrain_params by name (PRETRAIN_PARAMS),
+    e.g. steps=2000, batch_size=32, lr=1e-3, warmup=100, tab_segments=True, seed=0, n_threads=2. The model is
+    trained in place (its weights become its own): no session may use it while run() runs. out_dir receives the
+    model (LM(out_dir) loads it), metrics.csv and loss.png. progress(p) is called after every step (step,
+    total_steps, epoch, loss, lr, tokens_per_s, val_loss, n_train, n_val, n_truncated, n_tokens, elapsed_s);
+    returning a true value asks training to stop, as does abort() -> truthy: the model as it is after the last
+    completed step is saved to out_dir. run() returns True when all steps are done, False when stopped."""
+
+    _free, _run_fn, _get_fn = "frz_pretrain_free", "frz_pretrain_run", "frz_pretrain_get_progress"
+    _progress_cls, _c_type = frz_pretrain_progress, _frz_pretrain
+
+    def __init__(self, lm, corpus, out_dir, progress=None, abort=None, **params):
+        p = _params(frz_pretrain_params, _lib.frz_pretrain_params_init_size, params, PRETRAIN_PARAMS, "Pretrainer")
+        self._start(_lib.frz_pretrain_create, lm, corpus, out_dir, p, progress, abort, _PRETRAIN_PROGRESS_FN)
+
+
+def pretrain(lm, corpus, out_dir, progress=None, abort=None, **params):
+    """Pretrainer(...).run() and close: True when done, False when stopped on request."""
+    with Pretrainer(lm, corpus, out_dir, progress=progress, abort=abort, **params) as t:
         return t.run()
 
 

@@ -871,6 +871,218 @@ class TestTrain(TempDir):
         self.assertIn("batch_size", cm.exception.message)
 
 
+# ---- training a tokenizer, random models, pretraining ------------------------------------------------------------
+
+FACTS = ["red apples grow on trees", "yellow bananas are long", "green limes taste sour", "purple grapes make wine"]
+
+
+def mean_std(values):
+    m = sum(values) / len(values)
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / len(values))
+
+
+class TestLMTraining(TempDir):
+    def setUp(self):
+        super().setUp()
+        # the CLI test's tokenizer corpus: samples with a TAB, each followed by three newlines
+        self.tok_corpus = os.path.join(self.tmp, "tok-corpus.txt")
+        with open(self.tok_corpus, "w") as f:
+            for i in range(40):
+                f.write("a small red circle on the left\tQuestion: What colour is the shape? Answer: red %d\n\n\n" % i)
+        # 64 samples, four facts: after a fact's first word the rest is determined
+        self.corpus = os.path.join(self.tmp, "facts.txt")
+        with open(self.corpus, "w") as f:
+            f.writelines(FACTS[(i * 7 + i // 3) % 4] + "\n" for i in range(64))
+
+    def cli(self, *args):
+        if not os.access(CLI, os.X_OK):
+            self.skipTest("bin/frozen is not built")
+        r = subprocess.run([CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def assert_same_files(self, a, b, names=("vocab.json", "merges.txt")):
+        for name in names:
+            self.assertEqual(read_bytes(os.path.join(a, name)), read_bytes(os.path.join(b, name)), name)
+
+    def logits_all(self, lm, ids):
+        with lm.session(threads=1) as s:
+            rows = s.eval(ids, logits="all")
+            return [list(s.logits(r)) for r in range(rows)]
+
+    # -- tokenizer training
+    def test_tokenizer_train_equals_the_cli(self):
+        for extra, kw in (([], {}), (["--tab-segments"], dict(tab_segments=True)),
+                          (["--min-frequency", "50"], dict(min_frequency=50))):
+            mine, cli = os.path.join(self.tmp, "py" + "".join(extra)), os.path.join(self.tmp, "cli" + "".join(extra))
+            stats = frozen.tokenizer_train(self.tok_corpus, mine, vocab_size=300, n_threads=1, **kw)
+            self.cli("tokenizer-train", "--data", self.tok_corpus, "--out", cli, "--vocab-size", "300",
+                     "--threads", "1", *extra)
+            self.assert_same_files(mine, cli)
+            # the stats describe the files written
+            with open(os.path.join(mine, "vocab.json"), encoding="utf-8") as f:
+                vocab = json.load(f)
+            merges = read_bytes(os.path.join(mine, "merges.txt")).decode().split("\n")
+            self.assertEqual(merges[0], "#version: 0.2")
+            self.assertEqual(stats.n_vocab, len(vocab))
+            self.assertEqual(stats.n_merges, len(merges) - 2)  # the version line, the final newline
+            self.assertEqual(vocab["<|endoftext|>"], len(vocab) - 1)
+            self.assertEqual(stats.n_bytes, os.path.getsize(self.tok_corpus))
+            self.assertTrue(0 < stats.n_unique_words < stats.n_words)
+            if not kw:
+                self.assertEqual((stats.n_vocab, stats.n_merges), (300, 43))  # as tests/cli_test.sh finds
+            if "min_frequency" in kw:  # a pair seen fewer than 50 times is never merged
+                self.assertGreaterEqual(stats.last_count, 50)
+                self.assertLess(stats.n_vocab, 300)
+        # --tab-segments changes the files (the CLI test's finding), so the comparison above could fail
+        self.assertNotEqual(read_bytes(os.path.join(self.tmp, "py", "merges.txt")),
+                            read_bytes(os.path.join(self.tmp, "py--tab-segments", "merges.txt")))
+
+    def test_tokenizer_train_errors_and_abort(self):
+        with self.assertRaises(frozen.InvalidArgumentError) as cm:
+            frozen.tokenizer_train(self.tok_corpus, os.path.join(self.tmp, "a"), vocab_size=256)
+        self.assertIn("vocab_size", cm.exception.message)
+        with self.assertRaises(frozen.IOFailure) as cm:
+            frozen.tokenizer_train(os.path.join(self.tmp, "no-such.txt"), os.path.join(self.tmp, "a"), vocab_size=300)
+        self.assertIn("no-such.txt", cm.exception.message)
+        with self.assertRaises(TypeError):
+            frozen.tokenizer_train(self.tok_corpus, os.path.join(self.tmp, "a"), vocab=300)
+        calls = []
+        with self.assertRaises(frozen.CancelledError):
+            frozen.tokenizer_train(self.tok_corpus, os.path.join(self.tmp, "a"), vocab_size=300,
+                                   abort=lambda: calls.append(1) or True)
+        self.assertTrue(calls)
+        with self.assertRaises(ZeroDivisionError):  # a raising abort callback stops it, and its error comes out
+            frozen.tokenizer_train(self.tok_corpus, os.path.join(self.tmp, "a"), vocab_size=300, abort=lambda: 1 / 0)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "a", "vocab.json")))  # nothing written
+
+    # -- random models
+    def test_random_lm_saves_and_loads_to_the_same_logits(self):
+        tok = os.path.join(self.tmp, "tok")
+        frozen.tokenizer_train(self.tok_corpus, tok, vocab_size=300)
+        cfg = dict(n_layer=2, n_head=2, n_embd=16, n_ctx=32)
+        ids = [5, 77, 120, 299, 3, 42]
+        with frozen.LM.create_random(tok, seed=5, **cfg) as lm:
+            self.assertEqual((lm.n_layer, lm.n_head, lm.n_embd, lm.n_ctx, lm.n_vocab, lm.eot_token),
+                             (2, 2, 16, 32, 300, 299))
+            before = self.logits_all(lm, ids)
+            lm.save(os.path.join(self.tmp, "m"))
+        self.assert_same_files(tok, os.path.join(self.tmp, "m"))
+        with frozen.LM(os.path.join(self.tmp, "m")) as back:
+            self.assertEqual(self.logits_all(back, ids), before)
+        with open(os.path.join(self.tmp, "m", "config.json")) as f:
+            config = json.load(f)
+        self.assertEqual((config["n_layer"], config["n_head"], config["n_embd"], config["n_positions"],
+                          config["vocab_size"]), (2, 2, 16, 32, 300))
+        # GPT-2's initialisation, read from the saved file: N(0, 0.02), residual projections 0.02 / sqrt(2 n_layer)
+        w, _ = read_safetensors(os.path.join(self.tmp, "m", "model.safetensors"))
+        self.assertEqual(w["wte.weight"][0], [300, 16])
+        for name, want in (("wte.weight", 0.02), ("h.0.attn.c_attn.weight", 0.02), ("h.1.mlp.c_fc.weight", 0.02),
+                           ("h.0.attn.c_proj.weight", 0.01), ("h.1.mlp.c_proj.weight", 0.01)):
+            m, sd = mean_std(w[name][1])
+            self.assertLess(abs(m), 0.003, name)
+            self.assertLess(abs(sd - want), 0.15 * want, name)
+        self.assertEqual(set(w["h.0.ln_1.weight"][1]), {1.0})
+        self.assertEqual(set(w["h.0.attn.c_attn.bias"][1]), {0.0})
+        # the seed decides the weights
+        with frozen.LM.create_random(tok, seed=5, **cfg) as same, frozen.LM.create_random(tok, seed=6, **cfg) as other:
+            self.assertEqual(self.logits_all(same, ids), before)
+            self.assertNotEqual(self.logits_all(other, ids), before)
+        with self.assertRaises(frozen.InvalidArgumentError) as cm:
+            frozen.LM.create_random(tok, n_head=3, n_embd=16)
+        self.assertIn("n_head", cm.exception.message)
+        with self.assertRaises(TypeError):
+            frozen.LM.create_random(tok, layers=2)
+
+    # -- pretraining
+    def tiny_lm(self, seed=5):
+        return frozen.LM.create_random(SMALL_LM, seed=seed, n_layer=1, n_head=2, n_embd=16, n_ctx=16)
+
+    TINY_PRETRAIN = dict(steps=20, batch_size=8, lr=1e-2, warmup=2, val_fraction=0.1, val_every=10, seed=3,
+                         n_threads=1)
+
+    def test_pretraining_reduces_the_loss(self):
+        seen = []
+        out = os.path.join(self.tmp, "lm")
+        with self.tiny_lm() as lm:
+            with frozen.Pretrainer(lm, self.corpus, out, progress=seen.append, **self.TINY_PRETRAIN) as t:
+                self.assertTrue(t.run())
+                self.assertEqual(t.progress().step, 20)
+            self.assertEqual([p.step for p in seen], list(range(1, 21)))
+            last = seen[-1]
+            self.assertTrue(all(p.total_steps == 20 for p in seen))
+            self.assertEqual(last.n_train + last.n_val, 64)
+            # a fresh model is near uniform over the 457 ids; after 20 steps the loss is far lower
+            self.assertLess(abs(seen[0].loss - math.log(457)), 0.1, seen[0].loss)
+            first5, last5 = (sum(p.loss for p in seen[:5]) / 5, sum(p.loss for p in seen[-5:]) / 5)
+            self.assertLess(last5, first5 - 1.0, (first5, last5))
+            self.assertTrue(0 < last.val_loss < seen[0].loss)
+            # metrics.csv lists the losses the callback saw
+            with open(os.path.join(out, "metrics.csv")) as f:
+                rows = [r.split(",") for r in f.read().split("\n")[1:] if r]
+            self.assertEqual([int(r[0]) for r in rows], list(range(1, 21)))
+            for r, p in zip(rows, seen):
+                self.assertTrue(close_enough(float(r[2]), p.loss, 1e-5), (r, p.loss))
+            self.assertTrue(os.path.getsize(os.path.join(out, "loss.png")) > 100)
+            # trained in place, and saved: the folder loads to the same logits
+            ids = lm.tokenize("green limes taste")
+            trained = self.logits_all(lm, ids)
+        with frozen.LM(out) as back:
+            self.assertEqual(self.logits_all(back, ids), trained)
+
+    def test_pretraining_stops_on_request_with_the_model_saved(self):
+        full = []
+        with self.tiny_lm() as lm:
+            self.assertTrue(frozen.pretrain(lm, self.corpus, os.path.join(self.tmp, "full"), progress=full.append,
+                                            **self.TINY_PRETRAIN))
+        ids = [10, 20, 30]
+        for how in ("progress", "abort", "raise"):
+            seen, out = [], os.path.join(self.tmp, how)
+
+            def progress(p):
+                seen.append(p)
+                if how == "raise" and p.step == 3:
+                    raise KeyError("stop")
+                return how == "progress" and p.step == 3
+
+            with self.tiny_lm() as lm:
+                kw = dict(progress=progress, abort=(lambda: len(seen) >= 3) if how == "abort" else None)
+                if how == "raise":
+                    with self.assertRaises(KeyError):
+                        frozen.pretrain(lm, self.corpus, out, **kw, **self.TINY_PRETRAIN)
+                else:
+                    self.assertFalse(frozen.pretrain(lm, self.corpus, out, **kw, **self.TINY_PRETRAIN))
+                self.assertEqual([p.step for p in seen], [1, 2, 3], how)
+                # the same losses as the uninterrupted run, step for step
+                self.assertEqual([p.loss for p in seen], [p.loss for p in full[:3]], how)
+                stopped = self.logits_all(lm, ids)
+            with frozen.LM(out) as back:  # the model as it was after step 3
+                self.assertEqual(self.logits_all(back, ids), stopped, how)
+            with frozen.LM(os.path.join(self.tmp, "full")) as done:
+                self.assertNotEqual(self.logits_all(done, ids), stopped, how)
+
+    def test_pretraining_errors(self):
+        bad = os.path.join(self.tmp, "bad.txt")
+        with open(bad, "wb") as f:
+            f.write(b"fine line\nbad \xff byte\n")
+        with self.tiny_lm() as lm:
+            with self.assertRaises(frozen.FormatError) as cm:
+                frozen.Pretrainer(lm, bad, os.path.join(self.tmp, "o"), steps=1)
+            self.assertIn("bad.txt:2", cm.exception.message)
+            with self.assertRaises(frozen.InvalidArgumentError) as cm:
+                frozen.Pretrainer(lm, self.corpus, os.path.join(self.tmp, "o"), context=17)
+            self.assertIn("context", cm.exception.message)
+            with self.assertRaises(TypeError):
+                frozen.Pretrainer(lm, self.corpus, os.path.join(self.tmp, "o"), max_steps=3)
+            # a pretrainer keeps its model alive; closing the model closes the pretrainer first
+            t = frozen.Pretrainer(lm, self.corpus, os.path.join(self.tmp, "o"), steps=1)
+            lm.close()
+            self.assertTrue(t.closed)
+            with self.assertRaises(ValueError):
+                t.run()
+
+
 # ---- logging -----------------------------------------------------------------------------------------------------
 
 
