@@ -88,21 +88,26 @@ struct deleter {
 template <class T, void (*Free)(T *)>
 using handle = std::unique_ptr<T, deleter<T, Free>>;
 
-// A parameter struct with the library's defaults, sized as this program compiled it. The *_init functions
-// write the struct as the *library* was compiled, which may be larger than ours when the library is newer, so
-// they write into a roomy zeroed buffer and we keep our part: struct_size then says which members we know.
+// A parameter struct with the library's defaults, sized as this program compiled it: always through the
+// *_init_size function with our sizeof (a newer library's struct may be longer; it writes only what fits and
+// sets struct_size to our size, which tells it which members we know).
 template <class T>
-T init_params(void (*init)(T *))
+T init_params(void (*init_size)(T *, size_t))
 {
     static_assert(std::is_trivially_copyable_v<T>, "C parameter structs are plain data");
-    union {
-        T params;
-        unsigned char room[sizeof(T) + 1024];
-    } buf;
-    std::memset(&buf, 0, sizeof buf);
-    init(&buf.params);
     T out;
-    std::memcpy(&out, &buf.params, sizeof out);
+    std::memset(&out, 0, sizeof out);
+    init_size(&out, sizeof out);
+    return out;
+}
+
+// A struct the library hands to a callback, copied: as much as both sides know (struct_size says what the
+// library wrote), the rest zero -- an older library's shorter struct is never read past its end.
+template <class T>
+T copy_struct(const T *p)
+{
+    T out{};
+    std::memcpy(&out, p, p->struct_size < sizeof out ? p->struct_size : sizeof out);
     out.struct_size = sizeof out;
     return out;
 }
@@ -156,6 +161,83 @@ struct callback_error {
         if (pending) std::rethrow_exception(std::exchange(pending, nullptr));
         check(st);
     }
+};
+
+// The callbacks of a training run (trainer, pretrainer): Options holds progress (std::function taking a const
+// Progress &) and abort (std::function<bool()>). Lives on the heap: the C run keeps its address.
+template <class Options, class Progress>
+struct run_state {
+    Options options;
+    callback_error err;
+
+    // Points the C parameters' progress and abort members at this state.
+    template <class Params>
+    void attach(Params &p)
+    {
+        if (options.progress) p.progress = progress_trampoline, p.progress_data = this;
+        // Polled also when only progress is set: an exception thrown by progress stops the run there.
+        if (options.progress || options.abort) p.abort = abort_trampoline, p.abort_data = this;
+    }
+    static void progress_trampoline(const Progress *p, void *user) noexcept
+    {
+        auto *s = static_cast<run_state *>(user);
+        if (s->err.pending) return;  // an earlier callback failed; the abort poll stops the run
+        const Progress copy = copy_struct(p);
+        s->err.guard([&] {
+            s->options.progress(copy);
+            return 0;
+        });
+    }
+    static int abort_trampoline(void *user) noexcept
+    {
+        auto *s = static_cast<run_state *>(user);
+        if (s->err.pending) return 1;
+        return s->err.guard([&] { return s->options.abort && s->options.abort() ? 1 : 0; });
+    }
+};
+
+// What trainer and pretrainer share: the handle, its callback state, run() and progress().
+template <class T, void (*Free)(T *), frz_status (*Run)(T *), class Progress,
+          frz_status (*GetProgress)(const T *, Progress *), class Options>
+class run_handle {
+public:
+    // Runs to the end. Throws FRZ_ERR_CANCELLED when the abort callback stopped it, or what a callback threw;
+    // either way after the run has saved what it saves on a stop.
+    void run()
+    {
+        const frz_status st = Run(h_.get());
+        if (st_) st_->err.finish(st);
+        else check(st);
+    }
+    Progress progress() const
+    {
+        Progress p{};
+        p.struct_size = sizeof p;
+        check(GetProgress(h_.get(), &p));
+        return p;
+    }
+    T *get() const noexcept { return h_.get(); }
+    explicit operator bool() const noexcept { return h_ != nullptr; }
+
+protected:
+    using state = run_state<Options, Progress>;
+    // Keeps the options (their strings stay alive with the handle), makes the C parameters with fill(options),
+    // points their callbacks here, then creates the C object with create(&params, &out).
+    template <class Fill, class Create>
+    void start(Options o, Fill fill, Create create)
+    {
+        st_.reset(new state{std::move(o), {}});
+        auto params = fill(static_cast<const Options &>(st_->options));
+        st_->attach(params);
+        T *out = nullptr;
+        check(create(&params, &out));
+        h_.reset(out);
+    }
+
+private:
+    // Declared before the handle, so destroyed after it: the C run never outlives the state it points to.
+    std::unique_ptr<state> st_;
+    handle<T, Free> h_;
 };
 
 }  // namespace detail
@@ -444,10 +526,44 @@ inline std::vector<float> image_prefix(const vision &v, const projector &p, cons
 
 inline constexpr unsigned tokenize_special = FRZ_TOKENIZE_SPECIAL;
 
-// A GPT-2 model, read-only once loaded: any number of threads may use it at once.
+// The shape of a new random model (lm::create_random); the defaults are the library's (frz_lm_config_init):
+// 4 layers, 4 heads, width 128, 256 positions, MLP width 4 n_embd.
+struct lm_config {
+    int32_t n_layer, n_head, n_embd, n_ctx;
+    int32_t n_inner;  // MLP width; 0: 4 n_embd
+
+    lm_config()
+    {
+        const frz_lm_config d = detail::init_params(frz_lm_config_init_size);
+        n_layer = d.n_layer;
+        n_head = d.n_head;
+        n_embd = d.n_embd;
+        n_ctx = d.n_ctx;
+        n_inner = d.n_inner;
+    }
+};
+
+// A GPT-2 model, read-only once loaded: any number of threads may use it at once. Only pretraining changes it
+// (pretrainer takes it by non-const reference; no session may use it meanwhile).
 class lm {
 public:
     lm() = default;
+    // A new GPT-2 with GPT-2's random initialisation and the tokenizer of tokenizer_dir (vocab.json +
+    // merges.txt; n_vocab is its number of ids). The same seed gives the same weights. See frz_lm_create_random.
+    static lm create_random(const std::string &tokenizer_dir, const lm_config &c = lm_config(), uint64_t seed = 0)
+    {
+        frz_lm_config cfg = detail::init_params(frz_lm_config_init_size);
+        cfg.n_layer = c.n_layer;
+        cfg.n_head = c.n_head;
+        cfg.n_embd = c.n_embd;
+        cfg.n_ctx = c.n_ctx;
+        cfg.n_inner = c.n_inner;
+        frz_lm *p = nullptr;
+        detail::check(frz_lm_create_random(&cfg, tokenizer_dir.c_str(), seed, &p));
+        lm m;
+        m.h_.reset(p);
+        return m;
+    }
     explicit lm(const std::string &dir)
     {
         frz_lm *p = nullptr;
@@ -488,7 +604,11 @@ public:
             return frz_detokenize(h_.get(), ids.data(), ids.size(), text, cap, n);
         });
     }
+    // Writes the model as a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt)
+    // that lm(dir) loads back bit for bit; dir is created if missing (not its parents).
+    void save(const std::string &dir) const { detail::check(frz_lm_save(h_.get(), dir.c_str())); }
     const frz_lm *get() const noexcept { return h_.get(); }
+    frz_lm *get() noexcept { return h_.get(); }
     explicit operator bool() const noexcept { return h_ != nullptr; }
 
 private:
@@ -609,7 +729,7 @@ struct generate_options {
 
     generate_options()
     {
-        const frz_generate_params d = detail::init_params(frz_generate_params_init);
+        const frz_generate_params d = detail::init_params(frz_generate_params_init_size);
         max_tokens = d.max_tokens;
         temperature = d.temperature;
         top_k = d.top_k;
@@ -771,7 +891,7 @@ private:
     template <class Call>
     std::vector<int32_t> generate_impl(const generate_options &o, Call call)
     {
-        frz_generate_params gp = detail::init_params(frz_generate_params_init);
+        frz_generate_params gp = detail::init_params(frz_generate_params_init_size);
         gp.max_tokens = o.max_tokens;
         gp.temperature = o.temperature;
         gp.top_k = o.top_k;
@@ -824,7 +944,7 @@ struct train_options {
 
     train_options()
     {
-        const frz_train_params d = detail::init_params(frz_train_params_init);
+        const frz_train_params d = detail::init_params(frz_train_params_init_size);
         vision_arch = d.vision_arch ? d.vision_arch : "";
         vision_width = d.vision_width;
         image_size = d.image_size;
@@ -852,14 +972,23 @@ struct train_options {
 };
 
 // A training run writing to out_dir (see frozen.h: vision.safetensors, projector.safetensors, checkpoint, ...).
-class trainer {
+// run() trains to the end (epochs, max_steps or early stopping); an abort writes a checkpoint of the last
+// completed step first. progress() is the latest step's numbers.
+class trainer : public detail::run_handle<frz_train, frz_train_free, frz_train_run, frz_train_progress,
+                                          frz_train_get_progress, train_options> {
 public:
     trainer() = default;
     trainer(const lm &model, const std::string &data_path, const std::string &out_dir, train_options o = {})
-        : st_(new state{std::move(o), {}})
     {
-        const train_options &t = st_->options;
-        frz_train_params p = detail::init_params(frz_train_params_init);
+        start(std::move(o), params, [&](const frz_train_params *p, frz_train **out) {
+            return frz_train_create(model.get(), data_path.c_str(), out_dir.c_str(), p, out);
+        });
+    }
+
+private:
+    static frz_train_params params(const train_options &t)
+    {
+        frz_train_params p = detail::init_params(frz_train_params_init_size);
         p.vision_arch = t.vision_arch.c_str();
         p.vision_width = t.vision_width;
         p.image_size = t.image_size;
@@ -884,56 +1013,154 @@ public:
         p.seed = t.seed;
         p.n_threads = t.n_threads;
         p.image_dir = t.image_dir.empty() ? nullptr : t.image_dir.c_str();
-        if (t.progress) p.progress = progress_trampoline, p.progress_data = st_.get();
-        // Polled also when only progress is set: an exception thrown by progress stops the run there.
-        if (t.progress || t.abort) p.abort = abort_trampoline, p.abort_data = st_.get();
-        frz_train *out = nullptr;
-        detail::check(frz_train_create(model.get(), data_path.c_str(), out_dir.c_str(), &p, &out));
-        h_.reset(out);
-    }
-    // Trains to the end (epochs, max_steps or early stopping). Throws FRZ_ERR_CANCELLED when aborted.
-    void run()
-    {
-        const frz_status st = frz_train_run(h_.get());
-        if (st_) st_->err.finish(st);
-        else detail::check(st);
-    }
-    train_progress progress() const
-    {
-        train_progress p{};
-        p.struct_size = sizeof p;
-        detail::check(frz_train_get_progress(h_.get(), &p));
         return p;
     }
-    frz_train *get() const noexcept { return h_.get(); }
-    explicit operator bool() const noexcept { return h_ != nullptr; }
+};
 
-private:
-    struct state {
-        train_options options;
-        detail::callback_error err;
-    };
-    static void progress_trampoline(const frz_train_progress *p, void *user) noexcept
+// ---- training a tokenizer ------------------------------------------------------------------------------------------
+
+using tokenizer_train_stats = frz_tokenizer_train_stats;
+
+// Tokenizer training settings; the defaults are the library's (frz_tokenizer_train_params_init).
+struct tokenizer_train_options {
+    int32_t vocab_size;     // entries in vocab.json, <|endoftext|> included; >= 257 (default 50257)
+    int32_t min_frequency;  // a pair seen fewer times is never merged (default 2)
+    int32_t n_threads;
+    bool tab_segments;      // TABs and line ends separate segments (the layout of pretrain's tab_segments)
+    // Return true to stop: tokenizer_train throws FRZ_ERR_CANCELLED and writes nothing.
+    std::function<bool()> abort;
+
+    tokenizer_train_options()
     {
-        auto *s = static_cast<state *>(user);
-        if (s->err.pending) return;  // an earlier callback failed; the abort poll stops the run
-        // The library's struct may be older (shorter) than ours: unknown members stay zero.
-        train_progress copy{};
-        std::memcpy(&copy, p, p->struct_size < sizeof copy ? p->struct_size : sizeof copy);
-        s->err.guard([&] {
-            s->options.progress(copy);
-            return 0;
+        const frz_tokenizer_train_params d = detail::init_params(frz_tokenizer_train_params_init_size);
+        vocab_size = d.vocab_size;
+        min_frequency = d.min_frequency;
+        n_threads = d.n_threads;
+        tab_segments = d.tab_segments != 0;
+    }
+};
+
+// Trains a byte-level BPE tokenizer (GPT-2's format) on a text file; writes out_dir/vocab.json and
+// out_dir/merges.txt (out_dir is created if missing) and returns what the run did. See frz_tokenizer_train.
+inline tokenizer_train_stats tokenizer_train(const std::string &corpus_path, const std::string &out_dir,
+                                             const tokenizer_train_options &o = tokenizer_train_options())
+{
+    frz_tokenizer_train_params p = detail::init_params(frz_tokenizer_train_params_init_size);
+    p.vocab_size = o.vocab_size;
+    p.min_frequency = o.min_frequency;
+    p.n_threads = o.n_threads;
+    p.tab_segments = o.tab_segments ? 1 : 0;
+    struct context {
+        const std::function<bool()> &abort;
+        detail::callback_error err;
+    } ctx{o.abort, {}};
+    if (o.abort) {
+        p.abort = [](void *user) noexcept -> int {
+            auto *c = static_cast<context *>(user);
+            return c->err.guard([&] { return c->abort() ? 1 : 0; });
+        };
+        p.abort_data = &ctx;
+    }
+    tokenizer_train_stats stats{};
+    stats.struct_size = sizeof stats;
+    ctx.err.finish(frz_tokenizer_train(corpus_path.c_str(), out_dir.c_str(), &p, &stats));
+    return stats;
+}
+
+// ---- pretraining a language model --------------------------------------------------------------------------------
+
+using pretrain_progress = frz_pretrain_progress;
+
+// Pretraining settings; the defaults are the library's (frz_pretrain_params_init). See frozen.h.
+struct pretrain_options {
+    int64_t steps;
+    int32_t batch_size;
+    int32_t context;  // most targets per sample; 0: the model's n_ctx
+    float lr;
+    int32_t warmup;
+    float min_lr_ratio, beta1, beta2, adam_eps, weight_decay, grad_clip, val_fraction;
+    int32_t val_every, checkpoint_every;
+    bool tab_segments, no_shuffle;
+    uint64_t seed;
+    int32_t n_threads;
+    // After every step, on the thread running run().
+    std::function<void(const pretrain_progress &)> progress;
+    // Return true to stop: run() saves the model as it is after the last completed step to out_dir and throws
+    // FRZ_ERR_CANCELLED.
+    std::function<bool()> abort;
+
+    pretrain_options()
+    {
+        const frz_pretrain_params d = detail::init_params(frz_pretrain_params_init_size);
+        steps = d.steps;
+        batch_size = d.batch_size;
+        context = d.context;
+        lr = d.lr;
+        warmup = d.warmup;
+        min_lr_ratio = d.min_lr_ratio;
+        beta1 = d.beta1;
+        beta2 = d.beta2;
+        adam_eps = d.adam_eps;
+        weight_decay = d.weight_decay;
+        grad_clip = d.grad_clip;
+        val_fraction = d.val_fraction;
+        val_every = d.val_every;
+        checkpoint_every = d.checkpoint_every;
+        tab_segments = d.tab_segments != 0;
+        no_shuffle = d.no_shuffle != 0;
+        seed = d.seed;
+        n_threads = d.n_threads;
+    }
+};
+
+// Pretraining (next-token prediction) of model's weights on a corpus of one sample per line, writing out_dir
+// (the model as a folder lm(out_dir) loads, metrics.csv, loss.png). The model is trained in place: it must
+// outlive the pretrainer, and no session may use it while run() runs. One thread at a time. run() trains for the
+// planned steps and saves the model; an abort saves the model as it is after the last completed step first.
+class pretrainer : public detail::run_handle<frz_pretrain, frz_pretrain_free, frz_pretrain_run, frz_pretrain_progress,
+                                             frz_pretrain_get_progress, pretrain_options> {
+public:
+    pretrainer() = default;
+    pretrainer(lm &model, const std::string &corpus_path, const std::string &out_dir,
+               pretrain_options o = pretrain_options())
+    {
+        start(std::move(o), params, [&](const frz_pretrain_params *p, frz_pretrain **out) {
+            return frz_pretrain_create(model.get(), corpus_path.c_str(), out_dir.c_str(), p, out);
         });
     }
-    static int abort_trampoline(void *user) noexcept
+
+private:
+    static frz_pretrain_params params(const pretrain_options &t)
     {
-        auto *s = static_cast<state *>(user);
-        if (s->err.pending) return 1;
-        return s->err.guard([&] { return s->options.abort && s->options.abort() ? 1 : 0; });
+        frz_pretrain_params p = detail::init_params(frz_pretrain_params_init_size);
+        p.steps = t.steps;
+        p.batch_size = t.batch_size;
+        p.context = t.context;
+        p.lr = t.lr;
+        p.warmup = t.warmup;
+        p.min_lr_ratio = t.min_lr_ratio;
+        p.beta1 = t.beta1;
+        p.beta2 = t.beta2;
+        p.adam_eps = t.adam_eps;
+        p.weight_decay = t.weight_decay;
+        p.grad_clip = t.grad_clip;
+        p.val_fraction = t.val_fraction;
+        p.val_every = t.val_every;
+        p.checkpoint_every = t.checkpoint_every;
+        p.tab_segments = t.tab_segments ? 1 : 0;
+        p.no_shuffle = t.no_shuffle ? 1 : 0;
+        p.seed = t.seed;
+        p.n_threads = t.n_threads;
+        return p;
     }
-    std::unique_ptr<state> st_;
-    detail::handle<frz_train, frz_train_free> h_;
 };
+
+// pretrainer(...).run(): trains model in place and saves it to out_dir.
+inline void pretrain(lm &model, const std::string &corpus_path, const std::string &out_dir,
+                     pretrain_options o = pretrain_options())
+{
+    pretrainer(model, corpus_path, out_dir, std::move(o)).run();
+}
 
 }  // namespace frozen
 

@@ -4,6 +4,7 @@
 // Prints "ok NAME" / "FAIL NAME: why" per test and ends with "cpp: N passed, M failed".
 #include "frozen.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -634,6 +635,202 @@ void test_train_abort_keeps_checkpoint()
     EXPECT_ERROR(frozen::trainer(m, d / "missing.tsv", d / "x", small_options()), FRZ_ERR_IO, "missing.tsv");
 }
 
+// ---- training a tokenizer, random models, pretraining ----------------------------------------------------------
+
+// The CLI test's tokenizer corpus: 40 samples with a TAB, each followed by three newlines.
+std::string make_tokenizer_corpus(const temp_dir &d)
+{
+    std::ofstream f(d / "tok-corpus.txt", std::ios::binary);
+    for (int i = 0; i < 40; i++)
+        f << "a small red circle on the left\tQuestion: What colour is the shape? Answer: red " << i << "\n\n\n";
+    return d / "tok-corpus.txt";
+}
+
+// 64 samples, four facts: after a fact's first word the rest is determined.
+std::string make_fact_corpus(const temp_dir &d)
+{
+    const char *facts[] = {"red apples grow on trees", "yellow bananas are long", "green limes taste sour",
+                           "purple grapes make wine"};
+    std::ofstream f(d / "facts.txt", std::ios::binary);
+    for (int i = 0; i < 64; i++) f << facts[(i * 7 + i / 3) % 4] << "\n";
+    return d / "facts.txt";
+}
+
+// Every position's logits for ids on a fresh session.
+std::vector<std::vector<float>> all_logits(const frozen::lm &m, const std::vector<int32_t> &ids)
+{
+    frozen::session s(m);
+    s.set_threads(1);
+    s.eval(0, ids, FRZ_LOGITS_ALL);
+    std::vector<std::vector<float>> rows;
+    for (size_t r = 0; r < ids.size(); r++) rows.push_back(s.logits(r).to_vector());
+    return rows;
+}
+
+void test_tokenizer_train_equals_cli()
+{
+    temp_dir d;
+    const std::string corpus = make_tokenizer_corpus(d);
+    for (bool segments : {false, true}) {
+        const std::string mine = d / (segments ? "cpp-seg" : "cpp"), cli_out = d / (segments ? "cli-seg" : "cli");
+        frozen::tokenizer_train_options o;
+        o.vocab_size = 300;
+        o.n_threads = 1;
+        o.tab_segments = segments;
+        const frozen::tokenizer_train_stats st = frozen::tokenizer_train(corpus, mine, o);
+        run_cli("tokenizer-train --data " + sh(corpus) + " --out " + sh(cli_out) + " --vocab-size 300 --threads 1" +
+                (segments ? " --tab-segments" : ""));
+        for (const char *f : {"/vocab.json", "/merges.txt"})
+            EXPECT(read_file(mine + f) == read_file(cli_out + f), f << (segments ? " with tab_segments" : ""));
+        const std::string merges = read_file(mine + "/merges.txt");
+        const long lines = static_cast<long>(std::count(merges.begin(), merges.end(), '\n'));
+        EXPECT(st.n_merges == lines - 1 && st.n_bytes == static_cast<int64_t>(fs::file_size(corpus)),
+               st.n_merges << " merges, " << lines << " lines");
+        if (!segments) EXPECT(st.n_vocab == 300 && st.n_merges == 43, st.n_vocab << " " << st.n_merges);
+    }
+    // tab_segments changes the files, so the comparison above can tell the option was passed
+    EXPECT(read_file(d / "cpp/merges.txt") != read_file(d / "cpp-seg/merges.txt"), "tab_segments ignored");
+
+    frozen::tokenizer_train_options bad;
+    bad.vocab_size = 256;
+    EXPECT_ERROR(frozen::tokenizer_train(corpus, d / "x", bad), FRZ_ERR_INVALID_ARG, "vocab_size");
+    EXPECT_ERROR(frozen::tokenizer_train(d / "missing.txt", d / "x"), FRZ_ERR_IO, "missing.txt");
+    frozen::tokenizer_train_options stop;
+    stop.vocab_size = 300;
+    int polls = 0;
+    stop.abort = [&] { return ++polls > 0; };
+    EXPECT_ERROR(frozen::tokenizer_train(corpus, d / "x", stop), FRZ_ERR_CANCELLED, "");
+    EXPECT(polls > 0 && !fs::exists(d / "x/vocab.json"), "aborted: nothing written");
+    stop.abort = []() -> bool { throw std::logic_error("abort failed"); };
+    bool caught = false;
+    try {
+        frozen::tokenizer_train(corpus, d / "x", stop);
+    } catch (const std::logic_error &e) {
+        caught = std::string(e.what()) == "abort failed";
+    }
+    EXPECT(caught && !fs::exists(d / "x/vocab.json"), "a throwing abort callback");
+}
+
+void test_random_lm_save_and_load()
+{
+    temp_dir d;
+    frozen::tokenizer_train_options t;
+    t.vocab_size = 300;
+    frozen::tokenizer_train(make_tokenizer_corpus(d), d / "tok", t);
+    frozen::lm_config c;
+    EXPECT(c.n_layer == 4 && c.n_head == 4 && c.n_embd == 128 && c.n_ctx == 256 && c.n_inner == 0, "defaults");
+    c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.n_ctx = 32;
+    const std::vector<int32_t> ids = {5, 77, 120, 299, 3, 42};
+    std::vector<std::vector<float>> before;
+    {
+        const frozen::lm m = frozen::lm::create_random(d / "tok", c, 5);
+        EXPECT(m.n_layer() == 2 && m.n_head() == 2 && m.n_embd() == 16 && m.n_ctx() == 32 && m.n_vocab() == 300 &&
+                   m.eot_token() == 299,
+               m.n_vocab());
+        before = all_logits(m, ids);
+        m.save(d / "m");
+    }
+    EXPECT(all_logits(frozen::lm(d / "m"), ids) == before, "the saved model's logits differ");
+    EXPECT(read_file(d / "m/vocab.json") == read_file(d / "tok/vocab.json"), "vocab.json copied");
+    EXPECT(all_logits(frozen::lm::create_random(d / "tok", c, 5), ids) == before, "same seed");
+    EXPECT(all_logits(frozen::lm::create_random(d / "tok", c, 6), ids) != before, "another seed");
+    c.n_head = 3;
+    EXPECT_ERROR(frozen::lm::create_random(d / "tok", c), FRZ_ERR_INVALID_ARG, "n_head");
+    EXPECT_ERROR(frozen::lm().save(d / "none"), FRZ_ERR_INVALID_ARG, "");
+}
+
+frozen::lm tiny_lm()
+{
+    frozen::lm_config c;
+    c.n_layer = 1, c.n_head = 2, c.n_embd = 16, c.n_ctx = 16;
+    return frozen::lm::create_random(LM_DIR, c, 5);  // the fixture's tokenizer: 457 ids
+}
+
+frozen::pretrain_options tiny_pretrain()
+{
+    frozen::pretrain_options o;
+    o.steps = 20;
+    o.batch_size = 8;
+    o.lr = 1e-2f;
+    o.warmup = 2;
+    o.val_fraction = 0.1f;
+    o.val_every = 10;
+    o.seed = 3;
+    o.n_threads = 1;
+    return o;
+}
+
+void test_pretrain_learns_and_stops()
+{
+    temp_dir d;
+    const std::string corpus = make_fact_corpus(d);
+    const std::vector<int32_t> ids = {10, 20, 30};
+
+    // Uninterrupted: every step reported, the loss falls from about ln(457), the folder loads to the same logits.
+    frozen::lm m = tiny_lm();
+    std::vector<frozen::pretrain_progress> seen;
+    frozen::pretrain_options o = tiny_pretrain();
+    o.progress = [&](const frozen::pretrain_progress &p) { seen.push_back(p); };
+    {
+        frozen::pretrainer t(m, corpus, d / "full", o);
+        t.run();
+        EXPECT(t.progress().step == 20 && t.progress().total_steps == 20, t.progress().step);
+    }
+    EXPECT(seen.size() == 20, seen.size());
+    for (size_t i = 0; i < seen.size(); i++)
+        EXPECT(seen[i].step == static_cast<int64_t>(i + 1) && seen[i].struct_size == sizeof seen[i], i);
+    EXPECT(std::fabs(seen[0].loss - std::log(457.0f)) < 0.1f, seen[0].loss);
+    float first5 = 0, last5 = 0;
+    for (size_t i = 0; i < 5; i++) first5 += seen[i].loss / 5, last5 += seen[15 + i].loss / 5;
+    EXPECT(last5 < first5 - 1.0f, first5 << " -> " << last5);
+    EXPECT(seen.back().n_train + seen.back().n_val == 64 && seen.back().val_loss > 0 &&
+               seen.back().val_loss < seen[0].loss,
+           seen.back().val_loss);
+    const auto trained = all_logits(m, ids);
+    EXPECT(all_logits(frozen::lm(d / "full"), ids) == trained, "the saved model is the trained one");
+    EXPECT(fs::exists(d / "full/metrics.csv") && fs::exists(d / "full/loss.png"), "metrics and plot");
+
+    // Aborted after step 3: FRZ_ERR_CANCELLED, the same first losses, the model of step 3 saved.
+    frozen::lm m2 = tiny_lm();
+    std::vector<float> loss;
+    o.progress = [&](const frozen::pretrain_progress &p) { loss.push_back(p.loss); };
+    o.abort = [&] { return loss.size() >= 3; };
+    {
+        frozen::pretrainer t(m2, corpus, d / "stopped", o);
+        EXPECT_ERROR(t.run(), FRZ_ERR_CANCELLED, "");
+        EXPECT(t.progress().step == 3, t.progress().step);
+    }
+    EXPECT(loss.size() == 3 && loss[0] == seen[0].loss && loss[2] == seen[2].loss, loss.size());
+    const auto stopped = all_logits(m2, ids);
+    EXPECT(all_logits(frozen::lm(d / "stopped"), ids) == stopped && stopped != trained, "the step-3 model saved");
+
+    // An exception from the progress callback stops the run (saved likewise) and comes out of run().
+    frozen::lm m3 = tiny_lm();
+    o.abort = nullptr;
+    o.progress = [](const frozen::pretrain_progress &p) {
+        if (p.step == 2) throw std::runtime_error("progress failed");
+    };
+    bool caught = false;
+    try {
+        frozen::pretrain(m3, corpus, d / "thrown", o);
+    } catch (const std::runtime_error &e) {
+        caught = std::string(e.what()) == "progress failed";
+    }
+    EXPECT(caught, "the callback's exception");
+    EXPECT(all_logits(frozen::lm(d / "thrown"), ids) == all_logits(m3, ids), "saved at the stop");
+
+    // Errors name their cause.
+    {
+        std::ofstream f(d / "bad.txt", std::ios::binary);
+        f << "fine line\nbad \xff byte\n";
+    }
+    EXPECT_ERROR(frozen::pretrainer(m3, d / "bad.txt", d / "o", tiny_pretrain()), FRZ_ERR_FORMAT, "bad.txt:2");
+    frozen::pretrain_options wide = tiny_pretrain();
+    wide.context = 17;
+    EXPECT_ERROR(frozen::pretrainer(m3, corpus, d / "o", wide), FRZ_ERR_INVALID_ARG, "context");
+    EXPECT_ERROR(frozen::pretrainer().run(), FRZ_ERR_INVALID_ARG, "");
+}
+
 }  // namespace
 
 int main()
@@ -652,6 +849,9 @@ int main()
     run_test("prompts with images", test_prompt_with_images);
     run_test("caption equals `frozen caption`", test_caption_equals_cli);
     run_test("training: progress, abort, resume", test_train_abort_keeps_checkpoint);
+    run_test("tokenizer training equals `frozen tokenizer-train`", test_tokenizer_train_equals_cli);
+    run_test("random model: save, load, same logits", test_random_lm_save_and_load);
+    run_test("pretraining: loss falls, progress, abort, saved model", test_pretrain_learns_and_stops);
     std::cout << "cpp: " << n_passed << " passed, " << n_failed << " failed" << std::endl;
     return n_failed == 0 ? 0 : 1;
 }

@@ -13,9 +13,9 @@ Errors raise FrozenError(status, message): .status (a Status), .strerror (frz_st
 (IOFailure, FormatError, ..., ContextFullError), some of which are also the matching built-in exception
 (InvalidArgumentError is a ValueError, NoMemoryError a MemoryError).
 
-Handles (LM, Session, Image, Vision, Projector, Prompt, Trainer, Pretrainer) free their C object on close(), at the end of
-a `with` block, or when garbage-collected. A handle keeps the handles it depends on alive (a session its model,
-a prompt its model, encoder and projector), and closing a handle first closes those that depend on it, so a
+Handles (LM, Session, Image, Vision, Projector, Prompt, Trainer, Pretrainer) free their C object on close(), at
+the end of a `with` block, or when garbage-collected. A handle keeps the handles it depends on alive (a session
+its model, a prompt its model, encoder and projector, a trainer or pretrainer its model), and closing a handle first closes those that depend on it, so a
 freed C object is never used: using a closed handle raises ValueError.
 
 Threads (as in frozen.h). ctypes releases the GIL during every library call, so threads run in parallel:
