@@ -593,7 +593,9 @@ FRZ_API frz_status frz_train_create(const frz_lm *lm, const char *data_path, con
  * asks, it writes a checkpoint of the last completed step and returns FRZ_ERR_CANCELLED; a failed write of any
  * file leaves the previous version in place. */
 FRZ_API frz_status frz_train_run(frz_train *t);
-/* The latest progress. out->struct_size must be set by the caller (sizeof its struct). */
+/* The latest progress. out->struct_size must be set by the caller (sizeof its struct); the members both the
+ * caller and this library know are filled and struct_size is set to their extent (a newer, longer struct keeps
+ * its extra members untouched). */
 FRZ_API frz_status frz_train_get_progress(const frz_train *t, frz_train_progress *out);
 FRZ_API void frz_train_free(frz_train *t);
 
@@ -900,7 +902,9 @@ FRZ_API frz_status frz_pretrain_create(frz_lm *lm, const char *corpus_path, cons
 /* Trains for the planned steps and saves the model: FRZ_OK. When the abort callback asks, it saves the model
  * as it is after the last completed step and returns FRZ_ERR_CANCELLED. */
 FRZ_API frz_status frz_pretrain_run(frz_pretrain *t);
-/* The latest progress. out->struct_size must be set by the caller (sizeof its struct). */
+/* The latest progress. out->struct_size must be set by the caller (sizeof its struct); the members both the
+ * caller and this library know are filled and struct_size is set to their extent (a newer, longer struct keeps
+ * its extra members untouched). */
 FRZ_API frz_status frz_pretrain_get_progress(const frz_pretrain *t, frz_pretrain_progress *out);
 FRZ_API void frz_pretrain_free(frz_pretrain *t);
 

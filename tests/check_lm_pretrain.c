@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #define TOK_DIR FRZ_FIXTURES "/models/gpt2-f32" /* a 457-id byte-level BPE with <|endoftext|> */
@@ -442,6 +443,28 @@ START_TEST(pretraining_learns_a_tiny_corpus)
     ck_assert_msg(seen.last.loss < 0.05f, "final training loss %g", (double)seen.last.loss);
     ck_assert_msg(seen.last.val_loss > 0 && seen.last.val_loss < 0.05, "validation loss %g", seen.last.val_loss);
     ck_assert(seen.last.tokens_per_s > 0);
+    /* progress into structs of other sizes: a newer caller's longer struct gets this library's members and their
+     * extent, its extra bytes untouched; an older caller's shorter one only its own bytes; a size that cannot be
+     * real is refused */
+    unsigned char buf[sizeof(frz_pretrain_progress) + 32];
+    memset(buf, 0xA5, sizeof buf);
+    size_t sz = sizeof buf;
+    memcpy(buf, &sz, sizeof sz);
+    ck_assert(frz_pretrain_get_progress(t, (frz_pretrain_progress *)(void *)buf) == FRZ_OK);
+    memcpy(&sz, buf, sizeof sz);
+    ck_assert_uint_eq(sz, sizeof(frz_pretrain_progress));
+    for (size_t i = sizeof(frz_pretrain_progress); i < sizeof buf; i++) ck_assert_uint_eq(buf[i], 0xA5);
+    frz_pretrain_progress whole;
+    memcpy(&whole, buf, sizeof whole);
+    ck_assert_int_eq(whole.step, 150);
+    memset(buf, 0xA5, sizeof buf);
+    sz = offsetof(frz_pretrain_progress, step) + sizeof whole.step;
+    memcpy(buf, &sz, sizeof sz);
+    ck_assert(frz_pretrain_get_progress(t, (frz_pretrain_progress *)(void *)buf) == FRZ_OK);
+    for (size_t i = sz; i < sizeof buf; i++) ck_assert_uint_eq(buf[i], 0xA5);
+    sz = 3;
+    memcpy(buf, &sz, sizeof sz);
+    ck_assert_int_eq(frz_pretrain_get_progress(t, (frz_pretrain_progress *)(void *)buf), FRZ_ERR_INVALID_ARG);
     frz_pretrain_free(t);
     /* the folder holds the trained model, which the normal loader reads back bit for bit */
     frz_lm *back = NULL;

@@ -937,6 +937,8 @@ struct train_options {
     uint64_t seed;
     int32_t n_threads;
     std::string image_dir;  // empty: the data file's folder
+    frz_train_lm_mode lm_mode;  // FRZ_TRAIN_LM_FROZEN (Frozen), _FINETUNE or _SCRATCH (the paper's baselines)
+    float lm_lr;                // the LM's learning rate; 0: 1e-5 when finetuning, lr from scratch
     // After every step, on the thread running run().
     std::function<void(const train_progress &)> progress;
     // Return true to stop: run() writes a checkpoint of the last completed step and throws FRZ_ERR_CANCELLED.
@@ -968,6 +970,8 @@ struct train_options {
         resume = d.resume != 0;
         seed = d.seed;
         n_threads = d.n_threads;
+        lm_mode = static_cast<frz_train_lm_mode>(d.lm_mode);
+        lm_lr = d.lm_lr;
     }
 };
 
@@ -1013,6 +1017,8 @@ private:
         p.seed = t.seed;
         p.n_threads = t.n_threads;
         p.image_dir = t.image_dir.empty() ? nullptr : t.image_dir.c_str();
+        p.lm_mode = static_cast<int32_t>(t.lm_mode);
+        p.lm_lr = t.lm_lr;
         return p;
     }
 };

@@ -83,15 +83,9 @@ frz_status frz_pretrain_run(frz_pretrain *t)
 frz_status frz_pretrain_get_progress(const frz_pretrain *t, frz_pretrain_progress *out)
 {
     if (!t || !out) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_pretrain_get_progress: NULL handle or output");
-    if (out->struct_size < sizeof out->struct_size || out->struct_size > sizeof *out)
-        return frz_fail(FRZ_ERR_INVALID_ARG, "frz_pretrain_get_progress: out->struct_size is %zu; set it to sizeof "
-                        "(frz_pretrain_progress)", out->struct_size);
     frz_pretrain_progress p;
     frz_pretrainer_progress(t, &p);
-    const size_t n = out->struct_size;
-    memcpy(out, &p, n);
-    out->struct_size = n;
-    return FRZ_OK;
+    return frz_params_copy_out(out, &p, sizeof p, "frz_pretrain_get_progress");
 }
 
 void frz_pretrain_free(frz_pretrain *t) { frz_pretrainer_free(t); }

@@ -108,15 +108,9 @@ frz_status frz_train_run(frz_train *t)
 frz_status frz_train_get_progress(const frz_train *t, frz_train_progress *out)
 {
     if (!t || !out) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_get_progress: NULL handle or output");
-    if (out->struct_size < sizeof out->struct_size || out->struct_size > sizeof *out)
-        return frz_fail(FRZ_ERR_INVALID_ARG, "frz_train_get_progress: out->struct_size is %zu; set it to sizeof "
-                        "(frz_train_progress)", out->struct_size);
     frz_train_progress p;
     frz_trainer_progress(t, &p);
-    size_t n = out->struct_size;
-    memcpy(out, &p, n);
-    out->struct_size = n;
-    return FRZ_OK;
+    return frz_params_copy_out(out, &p, sizeof p, "frz_train_get_progress");
 }
 
 void frz_train_free(frz_train *t) { frz_trainer_free(t); }

@@ -52,6 +52,12 @@ frz_status frz_params_merge(void *dst, size_t full_size, const void *user, const
  * caller's smaller struct is never written past its end. A size too small to hold struct_size writes nothing. */
 void frz_params_init_copy(void *dst, size_t size, const void *full, size_t full_size);
 
+/* Output structs (progress reports) the same way round: the caller's struct_size says how many bytes it has; the
+ * first min(struct_size, full_size) bytes of `full` are copied and struct_size becomes that count, so a caller
+ * compiled against a newer header (a longer struct) gets the members this library knows and learns which.
+ * FRZ_ERR_INVALID_ARG naming fn when struct_size cannot be real. */
+frz_status frz_params_copy_out(void *out, const void *full, size_t full_size, const char *fn);
+
 /* Defines NAME_size (T *p, size_t size) from NAME (T *p), the function that fills a whole T with defaults.
  * NAME is parenthesised because frozen.h makes it a macro that calls NAME_size with sizeof *(p). */
 #define FRZ_DEFINE_INIT_SIZE(NAME, T)                                                                         \

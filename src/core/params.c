@@ -23,3 +23,16 @@ void frz_params_init_copy(void *dst, size_t size, const void *full, size_t full_
     memcpy(dst, full, n);
     memcpy(dst, &n, sizeof n);
 }
+
+frz_status frz_params_copy_out(void *out, const void *full, size_t full_size, const char *fn)
+{
+    size_t size;
+    memcpy(&size, out, sizeof size);
+    if (size < sizeof size)
+        return frz_fail(FRZ_ERR_INVALID_ARG, "%s: out->struct_size is %zu; set it to the sizeof of your struct", fn,
+                        size);
+    const size_t n = size < full_size ? size : full_size;
+    memcpy(out, full, n);
+    memcpy(out, &n, sizeof n);
+    return FRZ_OK;
+}
