@@ -838,7 +838,9 @@ FRZ_API frz_status frz_lm_save(const frz_lm *lm, const char *dir);
  * way frz_prompt_add_text tokenizes the text around images. A line that is not UTF-8 or holds a NUL is
  * FRZ_ERR_FORMAT naming "file:line"; a corpus without samples too.
  * Samples are held out for validation by a hash of (seed, line number); each epoch the training samples are
- * shuffled with a generator seeded from (seed, epoch), or kept in file order with no_shuffle (a curriculum).
+ * shuffled with a generator seeded from (seed, epoch), or kept in file order with no_shuffle (a curriculum);
+ * then, so that little of a batch is padding, each run of 16 batches is sorted by sample length, cut into
+ * batches and those batches are put in a seeded random order.
  *
  * out_dir receives the model (frz_lm_save; at the end, at each checkpoint and when the abort callback stops the
  * run), metrics.csv ("step,epoch,loss,val_ppl,tokens_per_s,lr"; val_ppl = exp(validation loss)) and loss.png.
