@@ -187,6 +187,20 @@ pub(crate) unsafe fn params_init<T: Copy>(init: unsafe extern "C" fn(*mut T)) ->
     out
 }
 
+/// A parameter struct with the library's defaults through its `*_init_size` function, given this crate's size of
+/// the struct: the library fills only the members that fit and sets `struct_size`; the rest stays zero.
+///
+/// # Safety
+/// `T` must be a `#[repr(C)]` parameter struct of `sys` whose first member is `struct_size: usize`, valid when
+/// zeroed (integers, floats, nullable pointers, `Option` of function pointers), and `init` its `*_init_size`.
+pub(crate) unsafe fn params_init_size<T: Copy>(init: unsafe extern "C" fn(*mut T, usize)) -> T {
+    let mut out = std::mem::MaybeUninit::<T>::zeroed();
+    init(out.as_mut_ptr(), std::mem::size_of::<T>());
+    let mut out = out.assume_init();
+    std::ptr::write((&mut out as *mut T).cast::<usize>(), std::mem::size_of::<T>());
+    out
+}
+
 /// Carries a panic out of a C callback: the trampoline catches it, stores it and asks the library to stop; the
 /// wrapper resumes it once the C call has returned (unwinding through C would abort the process).
 #[derive(Default)]

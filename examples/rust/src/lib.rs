@@ -32,6 +32,16 @@
 //! shared::<frozen::Trainer<'static>>();
 //! ```
 //! ```compile_fail
+//! fn shared<T: Sync>() {}
+//! shared::<frozen::Pretrainer<'static>>();
+//! ```
+//! ```compile_fail
+//! let mut lm = frozen::Lm::load("models/gpt2").unwrap();
+//! let s = frozen::Session::new(&lm).unwrap();
+//! let t = frozen::Pretrainer::new(&mut lm, "c.txt", "out", &Default::default()); // trains the model in place
+//! drop(s);
+//! ```
+//! ```compile_fail
 //! let s = {
 //!     let lm = frozen::Lm::load("models/gpt2").unwrap();
 //!     frozen::Session::new(&lm).unwrap() // the session would outlive its model
@@ -43,6 +53,7 @@
 
 mod error;
 mod lm;
+mod pretrain;
 mod prompt;
 mod session;
 pub mod sys;
@@ -51,6 +62,10 @@ mod vision;
 
 pub use error::{last_error, Error, Result, Status};
 pub use lm::{Lm, LmProp};
+pub use pretrain::{
+    pretrain, tokenizer_train, tokenizer_train_with_abort, LmConfig, PretrainParams, PretrainProgress, Pretrainer,
+    TokenizerTrainOptions, TokenizerTrainStats,
+};
 pub use prompt::{Prompt, Segment, SegmentKind};
 pub use session::{GenerateParams, Input, LogitsMode, Score, Session};
 pub use train::{TrainParams, TrainProgress, Trainer};

@@ -86,6 +86,15 @@ impl Lm {
         Ok(String::from_utf8_lossy(&self.detokenize(ids)?).into_owned())
     }
 
+    /// Takes ownership of a handle the library created (FRZ_OK with a non-NULL pointer).
+    pub(crate) fn from_raw(p: *mut sys::frz_lm, what: &str) -> Lm {
+        Lm { ptr: NonNull::new(p).unwrap_or_else(|| panic!("{what} gave FRZ_OK and NULL")) }
+    }
+    /// The raw handle, for calls that write the weights (`&mut self`: no session or borrower is alive).
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut sys::frz_lm {
+        self.ptr.as_ptr()
+    }
+
     /// The raw handle, for calls this crate does not wrap.
     pub fn as_ptr(&self) -> *const sys::frz_lm {
         self.ptr.as_ptr()

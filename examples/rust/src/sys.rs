@@ -94,7 +94,7 @@ macro_rules! opaque {
         }
     )*};
 }
-opaque!(frz_lm, frz_session, frz_image, frz_vision, frz_projector, frz_train, frz_prompt);
+opaque!(frz_lm, frz_session, frz_image, frz_vision, frz_projector, frz_train, frz_prompt, frz_pretrain);
 
 // ---- callbacks -------------------------------------------------------------------------------------------------
 
@@ -102,6 +102,8 @@ pub type frz_log_fn = unsafe extern "C" fn(level: frz_log_level, text: *const c_
 pub type frz_abort_fn = unsafe extern "C" fn(user_data: *mut c_void) -> c_int;
 pub type frz_token_fn = unsafe extern "C" fn(token: i32, user_data: *mut c_void) -> c_int;
 pub type frz_train_progress_fn = unsafe extern "C" fn(progress: *const frz_train_progress, user_data: *mut c_void);
+pub type frz_pretrain_progress_fn =
+    unsafe extern "C" fn(progress: *const frz_pretrain_progress, user_data: *mut c_void);
 
 // ---- plain data and parameter structs -------------------------------------------------------------------------
 
@@ -182,6 +184,89 @@ pub struct frz_train_params {
     pub abort_data: *mut c_void,
     pub lm_mode: i32,
     pub lm_lr: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct frz_tokenizer_train_params {
+    pub struct_size: usize,
+    pub vocab_size: i32,
+    pub min_frequency: i32,
+    pub n_threads: i32,
+    pub tab_segments: c_int,
+    pub abort: Option<frz_abort_fn>,
+    pub abort_data: *mut c_void,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct frz_tokenizer_train_stats {
+    pub struct_size: usize,
+    pub n_bytes: i64,
+    pub n_words: i64,
+    pub n_unique_words: i64,
+    pub n_merges: i32,
+    pub n_vocab: i32,
+    pub last_count: i64,
+    pub count_s: f64,
+    pub merge_s: f64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct frz_lm_config {
+    pub struct_size: usize,
+    pub n_layer: i32,
+    pub n_head: i32,
+    pub n_embd: i32,
+    pub n_ctx: i32,
+    pub n_inner: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct frz_pretrain_progress {
+    pub struct_size: usize,
+    pub step: i64,
+    pub total_steps: i64,
+    pub epoch: i32,
+    pub loss: f32,
+    pub lr: f32,
+    pub tokens_per_s: f64,
+    pub val_loss: f64,
+    pub n_train: i64,
+    pub n_val: i64,
+    pub n_truncated: i64,
+    pub n_tokens: i64,
+    pub elapsed_s: f64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct frz_pretrain_params {
+    pub struct_size: usize,
+    pub steps: i64,
+    pub batch_size: i32,
+    pub context: i32,
+    pub lr: f32,
+    pub warmup: i32,
+    pub min_lr_ratio: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub adam_eps: f32,
+    pub weight_decay: f32,
+    pub grad_clip: f32,
+    pub val_fraction: f32,
+    pub val_every: i32,
+    pub checkpoint_every: i32,
+    pub tab_segments: c_int,
+    pub no_shuffle: c_int,
+    pub seed: u64,
+    pub n_threads: i32,
+    pub progress: Option<frz_pretrain_progress_fn>,
+    pub progress_data: *mut c_void,
+    pub abort: Option<frz_abort_fn>,
+    pub abort_data: *mut c_void,
 }
 
 // ---- functions -----------------------------------------------------------------------------------------------------
@@ -411,4 +496,33 @@ extern "C" {
         n_candidates: usize,
         logprobs: *mut f64,
     ) -> frz_status;
+
+    pub fn frz_tokenizer_train_params_init_size(p: *mut frz_tokenizer_train_params, size: usize);
+    pub fn frz_tokenizer_train(
+        corpus_path: *const c_char,
+        out_dir: *const c_char,
+        params: *const frz_tokenizer_train_params,
+        stats: *mut frz_tokenizer_train_stats,
+    ) -> frz_status;
+
+    pub fn frz_lm_config_init_size(p: *mut frz_lm_config, size: usize);
+    pub fn frz_lm_create_random(
+        cfg: *const frz_lm_config,
+        tokenizer_dir: *const c_char,
+        seed: u64,
+        out: *mut *mut frz_lm,
+    ) -> frz_status;
+    pub fn frz_lm_save(lm: *const frz_lm, dir: *const c_char) -> frz_status;
+
+    pub fn frz_pretrain_params_init_size(p: *mut frz_pretrain_params, size: usize);
+    pub fn frz_pretrain_create(
+        lm: *mut frz_lm,
+        corpus_path: *const c_char,
+        out_dir: *const c_char,
+        params: *const frz_pretrain_params,
+        out: *mut *mut frz_pretrain,
+    ) -> frz_status;
+    pub fn frz_pretrain_run(t: *mut frz_pretrain) -> frz_status;
+    pub fn frz_pretrain_get_progress(t: *const frz_pretrain, out: *mut frz_pretrain_progress) -> frz_status;
+    pub fn frz_pretrain_free(t: *mut frz_pretrain);
 }

@@ -38,6 +38,41 @@ int main(void)
     OFF(frz_train_params, n_threads); OFF(frz_train_params, image_dir); OFF(frz_train_params, progress);
     OFF(frz_train_params, progress_data); OFF(frz_train_params, abort); OFF(frz_train_params, abort_data);
 
+    SIZE(frz_tokenizer_train_params);
+    OFF(frz_tokenizer_train_params, struct_size); OFF(frz_tokenizer_train_params, vocab_size);
+    OFF(frz_tokenizer_train_params, min_frequency); OFF(frz_tokenizer_train_params, n_threads);
+    OFF(frz_tokenizer_train_params, tab_segments); OFF(frz_tokenizer_train_params, abort);
+    OFF(frz_tokenizer_train_params, abort_data);
+
+    SIZE(frz_tokenizer_train_stats);
+    OFF(frz_tokenizer_train_stats, struct_size); OFF(frz_tokenizer_train_stats, n_bytes);
+    OFF(frz_tokenizer_train_stats, n_words); OFF(frz_tokenizer_train_stats, n_unique_words);
+    OFF(frz_tokenizer_train_stats, n_merges); OFF(frz_tokenizer_train_stats, n_vocab);
+    OFF(frz_tokenizer_train_stats, last_count); OFF(frz_tokenizer_train_stats, count_s);
+    OFF(frz_tokenizer_train_stats, merge_s);
+
+    SIZE(frz_lm_config);
+    OFF(frz_lm_config, struct_size); OFF(frz_lm_config, n_layer); OFF(frz_lm_config, n_head);
+    OFF(frz_lm_config, n_embd); OFF(frz_lm_config, n_ctx); OFF(frz_lm_config, n_inner);
+
+    SIZE(frz_pretrain_progress);
+    OFF(frz_pretrain_progress, struct_size); OFF(frz_pretrain_progress, step);
+    OFF(frz_pretrain_progress, total_steps); OFF(frz_pretrain_progress, epoch); OFF(frz_pretrain_progress, loss);
+    OFF(frz_pretrain_progress, lr); OFF(frz_pretrain_progress, tokens_per_s); OFF(frz_pretrain_progress, val_loss);
+    OFF(frz_pretrain_progress, n_train); OFF(frz_pretrain_progress, n_val); OFF(frz_pretrain_progress, n_truncated);
+    OFF(frz_pretrain_progress, n_tokens); OFF(frz_pretrain_progress, elapsed_s);
+
+    SIZE(frz_pretrain_params);
+    OFF(frz_pretrain_params, struct_size); OFF(frz_pretrain_params, steps); OFF(frz_pretrain_params, batch_size);
+    OFF(frz_pretrain_params, context); OFF(frz_pretrain_params, lr); OFF(frz_pretrain_params, warmup);
+    OFF(frz_pretrain_params, min_lr_ratio); OFF(frz_pretrain_params, beta1); OFF(frz_pretrain_params, beta2);
+    OFF(frz_pretrain_params, adam_eps); OFF(frz_pretrain_params, weight_decay); OFF(frz_pretrain_params, grad_clip);
+    OFF(frz_pretrain_params, val_fraction); OFF(frz_pretrain_params, val_every);
+    OFF(frz_pretrain_params, checkpoint_every); OFF(frz_pretrain_params, tab_segments);
+    OFF(frz_pretrain_params, no_shuffle); OFF(frz_pretrain_params, seed); OFF(frz_pretrain_params, n_threads);
+    OFF(frz_pretrain_params, progress); OFF(frz_pretrain_params, progress_data); OFF(frz_pretrain_params, abort);
+    OFF(frz_pretrain_params, abort_data);
+
     /* Enums are ints on this ABI (sys.rs declares them as c_int). */
     SIZE(frz_status);
     SIZE(frz_logits_mode);

@@ -27,6 +27,16 @@ fn rust_layout() -> BTreeMap<String, i64> {
              micro_batch, lr, beta1, beta2, adam_eps, weight_decay, grad_clip, epochs, max_steps, val_fraction,
              val_every, patience, max_caption_tokens, checkpoint_every, blind, resume, seed, n_threads, image_dir,
              progress, progress_data, abort, abort_data);
+    entries!(m; frz_tokenizer_train_params: struct_size, vocab_size, min_frequency, n_threads, tab_segments, abort,
+             abort_data);
+    entries!(m; frz_tokenizer_train_stats: struct_size, n_bytes, n_words, n_unique_words, n_merges, n_vocab,
+             last_count, count_s, merge_s);
+    entries!(m; frz_lm_config: struct_size, n_layer, n_head, n_embd, n_ctx, n_inner);
+    entries!(m; frz_pretrain_progress: struct_size, step, total_steps, epoch, loss, lr, tokens_per_s, val_loss,
+             n_train, n_val, n_truncated, n_tokens, elapsed_s);
+    entries!(m; frz_pretrain_params: struct_size, steps, batch_size, context, lr, warmup, min_lr_ratio, beta1, beta2,
+             adam_eps, weight_decay, grad_clip, val_fraction, val_every, checkpoint_every, tab_segments, no_shuffle,
+             seed, n_threads, progress, progress_data, abort, abort_data);
     for e in ["frz_status", "frz_logits_mode", "frz_prompt_seg_kind"] {
         m.insert(e.to_string(), size_of::<c_int>() as i64);
     }
