@@ -16,12 +16,17 @@ frz_status frz_params_merge(void *dst, size_t full_size, const void *user, const
     return FRZ_OK;
 }
 
-void frz_params_init_copy(void *dst, size_t size, const void *full, size_t full_size)
+/* The first min(size, full_size) bytes of full into dst, whose struct_size becomes that count. */
+static void copy_prefix(void *dst, size_t size, const void *full, size_t full_size)
 {
-    if (!dst || size < sizeof(size_t)) return;
     const size_t n = size < full_size ? size : full_size;
     memcpy(dst, full, n);
     memcpy(dst, &n, sizeof n);
+}
+
+void frz_params_init_copy(void *dst, size_t size, const void *full, size_t full_size)
+{
+    if (dst && size >= sizeof(size_t)) copy_prefix(dst, size, full, full_size);
 }
 
 frz_status frz_params_copy_out(void *out, const void *full, size_t full_size, const char *fn)
@@ -31,8 +36,6 @@ frz_status frz_params_copy_out(void *out, const void *full, size_t full_size, co
     if (size < sizeof size)
         return frz_fail(FRZ_ERR_INVALID_ARG, "%s: out->struct_size is %zu; set it to the sizeof of your struct", fn,
                         size);
-    const size_t n = size < full_size ? size : full_size;
-    memcpy(out, full, n);
-    memcpy(out, &n, sizeof n);
+    copy_prefix(out, size, full, full_size);
     return FRZ_OK;
 }
