@@ -68,10 +68,9 @@ void frz_proj_forward(const frz_projector *p, float *out, const float *pooled, i
     const int F = p->n_features, O = (int)frz_proj_out(p);
     const float *bias = frz_proj_bias(p);
     for (int b = 0; b < B; b++) memcpy(out + (size_t)b * O, bias, (size_t)O * sizeof *out);
-    frz_blas_set_threads(n_threads);
-    /* out (B,O) += pooled (B,F) @ W^T, W (O,F) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, F, 1.0f, pooled, F, frz_proj_weight(p), F, 1.0f,
-                out, O);
+    /* out (B,O) += pooled (B,F) @ W^T, W (O,F). Through frz_gemm_acc like every product: OpenBLAS's own worker
+     * threads spin-yield for a while after each call and took a core from the OpenMP team that follows. */
+    frz_gemm_acc(CblasNoTrans, CblasTrans, B, O, F, pooled, F, frz_proj_weight(p), F, out, O, n_threads);
 }
 
 void frz_proj_backward(frz_projector *p, float *d_pooled, const float *d_out, const float *pooled, int B,
@@ -79,17 +78,15 @@ void frz_proj_backward(frz_projector *p, float *d_pooled, const float *d_out, co
 {
     const int F = p->n_features, O = (int)frz_proj_out(p);
     float *dW = p->grads, *db = p->grads + (size_t)O * F;
-    frz_blas_set_threads(n_threads);
     /* dW (O,F) += d_out^T (O,B) @ pooled (B,F) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, F, B, 1.0f, d_out, O, pooled, F, 1.0f, dW, F);
+    frz_gemm_acc(CblasTrans, CblasNoTrans, O, F, B, d_out, O, pooled, F, dW, F, n_threads);
     for (int b = 0; b < B; b++) {
         const float *g = d_out + (size_t)b * O;
         for (int o = 0; o < O; o++) db[o] += g[o];
     }
     /* d_pooled (B,F) += d_out (B,O) @ W (O,F) */
     if (d_pooled)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, F, O, 1.0f, d_out, O, frz_proj_weight(p), F, 1.0f,
-                    d_pooled, F);
+        frz_gemm_acc(CblasNoTrans, CblasNoTrans, B, F, O, d_out, O, frz_proj_weight(p), F, d_pooled, F, n_threads);
 }
 
 /* ---- files ------------------------------------------------------------------------------------------------ */
