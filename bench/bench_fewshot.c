@@ -180,7 +180,7 @@ static void run_pair(bench_ctx *c, const char *name, int kind, size_t n_queries,
             const double t0 = now(), c0 = cpu_now();
             frz_status st;
             if (kind == 0) {
-                frz_fewshot_binding b = {c->eps, "binding", -1, -1};
+                frz_fewshot_binding b = {c->eps, "binding", -1, -1, NULL, NULL, NULL};
                 st = frz_fewshot_run_binding(&p, &b);
             } else {
                 static const int shots[1] = {4};
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
         frz_fewshot_params w = c.p;
         w.limit = 2;
         w.out_dir = OUT "/report-warmup";
-        frz_fewshot_binding b = {c.eps, "binding", -1, -1};
+        frz_fewshot_binding b = {c.eps, "binding", -1, -1, NULL, NULL, NULL};
         frz_fewshot_progress last;
         w.progress_data = &last;
         if ((st = frz_fewshot_run_binding(&w, &b))) die("warm-up", st);

@@ -430,7 +430,7 @@ START_TEST(test_binding_answers_checked)
     TEMP_DIR(out);
     progress_log log = {0};
     frz_fewshot_params p = params(out, &log);
-    frz_fewshot_binding b = {set, NULL, 2, -1}; /* task induction off and on */
+    frz_fewshot_binding b = {set, NULL, 2, -1, NULL, NULL, NULL}; /* task induction off and on */
     ok(frz_fewshot_run_binding(&p, &b), "run");
     size_t n;
     json_t **lines = read_lines(out, &n);
@@ -553,7 +553,7 @@ START_TEST(test_binding_shared_support_cached)
     progress_log lc = {0}, lp = {0};
     frz_fewshot_params pc = params(cached, &lc), pp = params(plain, &lp);
     pp.cache = 0;
-    frz_fewshot_binding b = {set, "shared", 0, -1};
+    frz_fewshot_binding b = {set, "shared", 0, -1, NULL, NULL, NULL};
     ok(frz_fewshot_run_binding(&pc, &b), "cached");
     ok(frz_fewshot_run_binding(&pp, &b), "uncached");
     /* one batch of six: the support once; uncached, once per query */
@@ -589,7 +589,7 @@ START_TEST(test_alloc_failures)
 {
     frz_bind_set *set = NULL;
     ok(frz_bind_load(EVAL("episodes/episodes.jsonl"), &set), "episodes");
-    frz_fewshot_binding b = {set, NULL, -1, -1};
+    frz_fewshot_binding b = {set, NULL, -1, -1, NULL, NULL, NULL};
     TEMP_DIR(out);
     progress_log log = {0};
     frz_fewshot_params p = params(out, &log);
@@ -613,6 +613,48 @@ START_TEST(test_alloc_failures)
     }
     if (getenv("FRZ_TEST_VERBOSE")) fprintf(stderr, "alloc failures: %d of the sampled runs failed, %ld allocations\n", failures, total);
     ck_assert_int_gt(failures, 10);
+    frz_bind_free(set);
+}
+END_TEST
+
+/* Templates other than the paper's: the prompt is built from them (an empty query template puts the answer right
+ * after the query image), and the generation is the one computed by hand for that prompt. */
+START_TEST(test_binding_templates)
+{
+    frz_bind_set *set = NULL;
+    ok(frz_bind_load(EVAL("episodes/episodes.jsonl"), &set), "episodes");
+    TEMP_DIR(out);
+    progress_log log = {0};
+    frz_fewshot_params p = params(out, &log);
+    p.limit = 1; /* ep1: dax1 (dax), blicket1 (blicket); query1 */
+    frz_fewshot_binding b = {set, NULL, 1, -1, " {name}.", "", "Names: {names}."};
+    ok(frz_fewshot_run_binding(&p, &b), "run");
+    size_t n;
+    json_t **lines = read_lines(out, &n);
+    ck_assert_uint_eq(n, 1);
+    item it[8];
+    size_t ni = 0;
+    char dax[4096], blicket[4096], query[4096];
+    snprintf(dax, sizeof dax, "%s", fixture_path("eval/episodes/img/dax1.jpg"));
+    snprintf(blicket, sizeof blicket, "%s", fixture_path("eval/episodes/img/blicket1.jpg"));
+    snprintf(query, sizeof query, "%s", fixture_path("eval/episodes/img/query1.jpg"));
+    add_text(it, &ni, "Names: %s.%s", "dax or blicket", "");
+    add_image(it, &ni, dax);
+    add_text(it, &ni, " %s.%s", "dax", "");
+    add_image(it, &ni, blicket);
+    add_text(it, &ni, " %s.%s", "blicket", "");
+    const size_t support_end = ni;
+    add_image(it, &ni, query);
+    add_text(it, &ni, "%s%s", "", "");
+    const size_t ends[2] = {support_end, ni};
+    char *want = by_hand(it, ni, ends, 2, 0);
+    char prompt[4096];
+    render(it, ni, prompt, sizeof prompt);
+    ck_assert_str_eq(str_of(lines[0], "prompt"), prompt);
+    ck_assert_msg(strcmp(str_of(lines[0], "generation"), want) == 0, "generation '%s', by hand '%s'",
+                  str_of(lines[0], "generation"), want);
+    free(want);
+    free_lines(lines, n);
     frz_bind_free(set);
 }
 END_TEST
@@ -737,6 +779,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_vqa_deterministic_and_cache_free);
     tcase_add_test(tc, test_vqa_interrupt_resume);
     tcase_add_test(tc, test_binding_answers_checked);
+    tcase_add_test(tc, test_binding_templates);
     tcase_add_test(tc, test_binding_shared_support_cached);
     tcase_add_test(tc, test_alloc_failures);
     tcase_add_test(tc, test_cli_eval_and_ask);

@@ -307,9 +307,11 @@ static int cmd_eval_vqa(int argc, char **argv)
 /* ---- frozen eval binding ------------------------------------------------------------------------------------ */
 
 static const cli_option bind_options[] = {
-    COMMON_OPTIONS, {"episodes", 0, 1}, {"task-induction", 0, 1}, {"repeats", 0, 1},
+    COMMON_OPTIONS, {"episodes", 0, 1}, {"task-induction", 0, 1}, {"repeats", 0, 1}, {"shot-template", 0, 1},
+    {"query-template", 0, 1}, {"induction-template", 0, 1},
 };
-enum { OPT_EPISODES = N_COMMON, OPT_INDUCTION, OPT_REPEATS };
+enum { OPT_EPISODES = N_COMMON, OPT_INDUCTION, OPT_REPEATS, OPT_SHOT_TEMPLATE, OPT_QUERY_TEMPLATE,
+       OPT_INDUCTION_TEMPLATE };
 
 static const cli_command bind_command = {
     "eval binding",
@@ -326,6 +328,11 @@ static const cli_command bind_command = {
     "                        (docs/eval-formats.md)\n"
     "  --task-induction M    on, off, both (two rows), or episode (each episode's flag; the default)\n"
     "  --repeats N           present the support 1 + N times (default: each episode's)\n"
+    "  --shot-template T     the text after each support image (default \"This is a {name}.\"; a shot's own\n"
+    "                        caption in the episode file wins)\n"
+    "  --query-template T    the text after the query image (default \"Question: {question} Answer:\"; may be\n"
+    "                        empty: the answer then follows the image)\n"
+    "  --induction-template T  the task-induction text (default \"Answer with {names}.\")\n"
     COMMON_USAGE,
     bind_options, sizeof bind_options / sizeof bind_options[0],
 };
@@ -335,6 +342,7 @@ typedef struct bind_args {
     const char *episodes;
     int induction;
     long repeats;
+    const char *shot_template, *query_template, *induction_template;
 } bind_args;
 
 static int bind_option(void *ctx, size_t index, const char *value)
@@ -350,6 +358,9 @@ static int bind_option(void *ctx, size_t index, const char *value)
         else return cli_usage_error(&bind_command, "--task-induction: '%s' is not on, off, both or episode", value);
         return CLI_OK;
     case OPT_REPEATS: return cli_parse_long(&bind_command, "--repeats", value, 0, 100, &a->repeats);
+    case OPT_SHOT_TEMPLATE: a->shot_template = value; return CLI_OK;
+    case OPT_QUERY_TEMPLATE: a->query_template = value; return CLI_OK;
+    case OPT_INDUCTION_TEMPLATE: a->induction_template = value; return CLI_OK;
     default: return common_option(&bind_command, &a->c, index, value);
     }
 }
@@ -374,7 +385,8 @@ static int cmd_eval_binding(int argc, char **argv)
     frz_status st = FRZ_OK;
     if (rc == CLI_OK && (st = frz_bind_load(a.episodes, &set)) != FRZ_OK) rc = cli_lib_error(st);
     if (rc == CLI_OK) {
-        frz_fewshot_binding b = {set, a.c.task, a.induction, (int)a.repeats};
+        frz_fewshot_binding b = {set, a.c.task, a.induction, (int)a.repeats, a.shot_template, a.query_template,
+                                 a.induction_template};
         rc = run_task(&a.c, run_binding, &b);
     }
     frz_bind_free(set);

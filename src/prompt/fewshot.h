@@ -84,6 +84,8 @@ typedef struct frz_fewshot_binding {
                                     * episode whose answer is not one of its names */
     int task_induction;            /* -1: each episode's flag; 0: off; 1: on; 2: both */
     int repeats;                   /* -1: each episode's; else extra presentations of the support */
+    /* the prompt's wording (frz_bind_prompt_settings); NULL: the paper's ("This is a {name}.", ...) */
+    const char *shot_template, *query_template, *induction_template;
 } frz_fewshot_binding;
 
 frz_status frz_fewshot_run_binding(const frz_fewshot_params *p, const frz_fewshot_binding *b);

@@ -100,6 +100,9 @@ frz_status frz_fewshot_run_binding(const frz_fewshot_params *p, const frz_fewsho
     frz_bind_prompt_settings bs;
     frz_bind_prompt_settings_init(&bs);
     bs.repeats = b->repeats;
+    if (b->shot_template) bs.caption_template = b->shot_template;
+    if (b->query_template) bs.query_template = b->query_template;
+    if (b->induction_template) bs.induction_template = b->induction_template;
     for (size_t tag = 0; st == FRZ_OK && tag < n_ep * (size_t)n_modes * (size_t)n_settings; tag++) {
         const frz_bind_episode *ep;
         int blind, ti;
