@@ -6,6 +6,9 @@
 #   decode:  batch 1, KV cache, 64 greedy tokens       target: >= 75% of the memory-bandwidth bound
 #            (bound = read bandwidth / bytes of f32 weights touched per token, LM head included)
 #
+# A third program, blas_ceiling, times only the weight products of a decode step and of the prefill (through the
+# library's own thread split, nothing else): the most either row can reach with this BLAS, printed beside them.
+#
 # Both sides run with the same environment: OPENBLAS_CORETYPE (default SkylakeX; set it to override) and
 # OMP_NUM_THREADS = BENCH_THREADS (default 2). On a machine with few cores, OpenMP threads that spin while OpenBLAS
 # threads work can slow either side several-fold, so each side also runs with OMP_WAIT_POLICY=passive
@@ -34,6 +37,8 @@ LIBS="$(pkg-config --libs openblas libpcre2-8 jansson) -lm -lpthread"
 $CC -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude bench/bench_lm.c -o "$OUT/bench_lm" \
     lib/libfrozen.a $LIBS -fopenmp
 $CC -O3 -march=native -std=c11 -Wall -Wextra -fopenmp bench/membw.c -o "$OUT/membw"
+$CC -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude -Isrc $(pkg-config --cflags openblas) \
+    bench/blas_ceiling.c -o "$OUT/blas_ceiling" lib/libfrozen.a $LIBS -fopenmp
 "$PYTHON" bench/make_gpt2_small.py "$MODEL"
 
 echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE OMP_NUM_THREADS=$OMP_NUM_THREADS, medians of $REPS runs, $ROUNDS rounds"
@@ -57,6 +62,7 @@ while [ "$round" -le "$ROUNDS" ]; do
         # bandwidth is sampled beside every run: on a shared machine it moves as much as the runs do
         "$OUT/membw" "$THREADS" 1024 5 >"$OUT/run.$round.membw.$policy.1.txt" 2>/dev/null
         "$@" "$OUT/bench_lm" "$MODEL" "$THREADS" "$REPS" >"$OUT/run.$round.frozen.$policy.txt"
+        "$@" "$OUT/blas_ceiling" "$THREADS" 5 >"$OUT/run.$round.blas.$policy.txt"
         "$OUT/membw" "$THREADS" 1024 5 >"$OUT/run.$round.membw.$policy.2.txt" 2>/dev/null
         "$@" "$PYTHON" bench/torch_lm.py "$MODEL" "$REPS" >"$OUT/run.$round.torch.$policy.txt"
     done
@@ -82,6 +88,8 @@ BEGIN {
             fp = val(f, "prefill_tok_s") + 0; fd = val(f, "decode_tok_s") + 0; fg = val(f, "generate_tok_s") + 0
             tp = val(t, "prefill_tok_s") + 0; td = val(t, "decode_tok_s") + 0
             wb = val(f, "weight_bytes_per_token") + 0; core = val(f, "blas_core")
+            gv = val(out "/run." r ".blas." pol[i] ".txt", "sgemv_pass_tok_s") + 0; if (gv > bgv) bgv = gv
+            gp = val(out "/run." r ".blas." pol[i] ".txt", "sgemm_prefill_tok_s") + 0; if (gp > bgp) bgp = gp
             if (fp > bfp) bfp = fp; if (fd > bfd) bfd = fd; if (fg > bfg) bfg = fg
             if (tp > btp) btp = tp; if (td > btd) btd = td
             printf "  %-6d %-8s %10.2f %15.1f %14.1f %14.2f %14.2f %16.2f\n", r, pol[i], b, fp, tp, fd, td, fg
@@ -98,4 +106,9 @@ BEGIN {
     printf "%-28s %11.1f%% %11.1f%% %9s %-26s %s\n", "decode, % of bound", 100 * bfd / bound, 100 * btd / bound,
         "", ">= 75%", (bfd >= 0.75 * bound) ? "yes" : "NO"
     printf "%-28s %12.2f %12s %9s %-26s %s\n", "frz_generate batch 1 (tok/s)", bfg, "-", "", "(information)", ""
+    printf "\nwhat the BLAS alone does with the same products (bench/blas_ceiling.c; the rows above cannot beat it):\n"
+    printf "%-28s %12.1f %12s %8.2fx %-26s %s\n", "prefill products (tok/s)", bgp, "-", bgp / btp, "(x PyTorch prefill)", ""
+    printf "%-28s %12.2f %12s %9s %-26s %s\n", "decode products (tok/s)", bgv, "-", "", "(sgemv, 1 row)", ""
+    printf "%-28s %11.1f%% %12s %9s %-26s %s\n", "decode products, % of bound", 100 * bgv / bound, "-", "",
+        "(information)", ""
 }' </dev/null
