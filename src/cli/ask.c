@@ -7,18 +7,14 @@
 #include "cli.h"
 #include "prompt/markup.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const cli_option options[] = {
-    {"lm", 'm', 1},      {"model", 0, 1},     {"prompt", 'p', 1}, {"request", 0, 1}, {"max-tokens", 'n', 1},
-    {"greedy", 0, 0},    {"temperature", 0, 1}, {"top-k", 0, 1},  {"top-p", 0, 1},   {"seed", 0, 1},
-    {"stop", 0, 1},      {"newline", 0, 0},   {"blind", 0, 0},    {"threads", 't', 1}, {"special", 0, 0},
-    {"show-prompt", 0, 0},
+    {"lm", 'm', 1},      {"model", 0, 1},     {"prompt", 'p', 1}, {"request", 0, 1}, CLI_DECODING_OPTIONS,
+    {"newline", 0, 0},   {"blind", 0, 0},    {"threads", 't', 1}, {"special", 0, 0}, {"show-prompt", 0, 0},
 };
 enum {
     OPT_LM, OPT_MODEL, OPT_PROMPT, OPT_REQUEST, OPT_MAX_TOKENS, OPT_GREEDY, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P,
@@ -71,12 +67,10 @@ static const cli_command command = {
 
 typedef struct args {
     const char *lm, *model, *prompt, *request;
-    long max_tokens, threads, top_k, seed;
-    double temperature, top_p;
-    int greedy, sampling, seed_given, newline, blind, show_prompt;
+    cli_decoding dec;
+    long threads;
+    int newline, blind, show_prompt;
     unsigned flags;
-    const char **stop;
-    size_t n_stop;
 } args;
 
 static int on_option(void *ctx, size_t index, const char *value)
@@ -87,27 +81,12 @@ static int on_option(void *ctx, size_t index, const char *value)
     case OPT_MODEL: a->model = value; return CLI_OK;
     case OPT_PROMPT: a->prompt = value; return CLI_OK;
     case OPT_REQUEST: a->request = value; return CLI_OK;
-    case OPT_MAX_TOKENS: return cli_parse_long(&command, "--max-tokens", value, 0, 1000000, &a->max_tokens);
-    case OPT_GREEDY: a->greedy = 1; return CLI_OK;
-    case OPT_TEMPERATURE:
-        a->sampling = 1;
-        return cli_parse_double(&command, "--temperature", value, 0.0, 100.0, &a->temperature);
-    case OPT_TOP_K: a->sampling = 1; return cli_parse_long(&command, "--top-k", value, 0, INT32_MAX, &a->top_k);
-    case OPT_TOP_P: a->sampling = 1; return cli_parse_double(&command, "--top-p", value, 0.0, 1.0, &a->top_p);
-    case OPT_SEED:
-        a->sampling = 1;
-        a->seed_given = 1;
-        return cli_parse_long(&command, "--seed", value, 0, LONG_MAX, &a->seed);
-    case OPT_STOP:
-        if (value[0] == '\0') return cli_usage_error(&command, "--stop: the stop string is empty");
-        a->stop[a->n_stop++] = value; /* a->stop holds one entry per command-line word */
-        return CLI_OK;
     case OPT_NEWLINE: a->newline = 1; return CLI_OK;
     case OPT_BLIND: a->blind = 1; return CLI_OK;
     case OPT_THREADS: return cli_parse_long(&command, "--threads", value, 1, 4096, &a->threads);
     case OPT_SPECIAL: a->flags |= FRZ_TOKENIZE_SPECIAL; return CLI_OK;
     case OPT_SHOW_PROMPT: a->show_prompt = 1; return CLI_OK;
-    default: return CLI_OK;
+    default: return cli_decoding_option(&command, &a->dec, options[index].name, value);
     }
 }
 
@@ -218,27 +197,20 @@ static int run(const args *a, const frz_markup *m)
     if (rc == CLI_OK && a->show_prompt) show_prompt(pr, m);
     if (rc == CLI_OK && (fs = frz_session_create(lm, &s)) != FRZ_OK) rc = cli_lib_error(fs);
     if (rc == CLI_OK && (fs = frz_session_set_int(s, FRZ_OPT_THREADS, a->threads)) != FRZ_OK) rc = cli_lib_error(fs);
-    if (rc == CLI_OK && a->sampling && (fs = frz_session_set_int(s, FRZ_OPT_SEED, a->seed)) != FRZ_OK)
-        rc = cli_lib_error(fs);
-    if (rc == CLI_OK && !(out = malloc(((size_t)a->max_tokens + 1) * sizeof *out))) rc = cli_fail("out of memory");
+    if (rc == CLI_OK) rc = cli_decoding_session(&a->dec, s);
+    if (rc == CLI_OK && !(out = malloc(((size_t)a->dec.max_tokens + 1) * sizeof *out))) rc = cli_fail("out of memory");
     if (rc == CLI_OK) {
         frz_session_set_abort(s, cli_abort_requested, NULL);
         frz_generate_params gp;
-        frz_generate_params_init(&gp);
-        gp.max_tokens = (int32_t)a->max_tokens;
-        gp.temperature = a->sampling ? (float)a->temperature : 0.0f;
-        gp.top_k = (int32_t)a->top_k;
-        gp.top_p = (float)a->top_p;
-        gp.stop = a->stop;
-        gp.n_stop = a->n_stop;
+        cli_decoding_params(&a->dec, &gp);
         gp.on_token = on_token;
         gp.on_token_data = &st;
         st.lm = lm;
-        if (a->max_tokens == 0) {
+        if (a->dec.max_tokens == 0) {
             fs = frz_prompt_eval(s, 0, pr, FRZ_LOGITS_NONE);
         } else {
             fs = frz_prompt_generate(s, 0, pr, &gp, a->newline ? FRZ_PROMPT_STOP_NEWLINE : 0, out,
-                                     (size_t)a->max_tokens, &n_out);
+                                     (size_t)a->dec.max_tokens, &n_out);
         }
         if (fs != FRZ_OK && !(fs == FRZ_ERR_CANCELLED && cli_interrupted())) rc = cli_lib_error(fs);
     }
@@ -264,25 +236,16 @@ static int run(const args *a, const frz_markup *m)
 int cmd_ask(int argc, char **argv)
 {
     args a = {0};
-    a.max_tokens = 64;
     a.threads = cli_nproc();
-    a.temperature = 1.0;
-    a.top_p = 1.0;
-    a.stop = malloc(((size_t)argc + 1) * sizeof *a.stop);
     char *input = NULL;
     size_t len = 0;
     frz_markup m = {0};
-    int rc = a.stop ? CLI_OK : cli_fail("out of memory");
+    int rc = cli_decoding_init(&a.dec, argc);
     if (rc == CLI_OK) rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.lm) rc = cli_usage_error(&command, "--lm DIR is required");
     if (rc == CLI_OK && !a.prompt == !a.request)
         rc = cli_usage_error(&command, "give exactly one of --prompt TEXT and --request FILE.json");
-    if (rc == CLI_OK && a.greedy && a.sampling)
-        rc = cli_usage_error(&command, "--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
-    if (rc == CLI_OK && a.sampling && !a.seed_given) {
-        a.seed = (long)(((unsigned long)time(NULL) * 2654435761u) ^ (unsigned long)getpid()) & LONG_MAX;
-        if (cli_is_verbose()) fprintf(stderr, "frozen: info: seed %ld\n", a.seed);
-    }
+    if (rc == CLI_OK) rc = cli_decoding_finish(&command, &a.dec);
     const char *prompt = a.prompt;
     if (rc == CLI_OK && prompt && strcmp(prompt, "-") == 0) {
         rc = cli_read_stdin(&input, &len);
@@ -304,6 +267,6 @@ int cmd_ask(int argc, char **argv)
     }
     frz_markup_free(&m);
     free(input);
-    free(a.stop);
+    cli_decoding_free(&a.dec);
     return rc;
 }

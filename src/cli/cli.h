@@ -99,6 +99,34 @@ int cli_nproc(void);
 /* Flushes stdout; reports a write error (CLI_FAIL) if any output was lost. */
 int cli_finish_stdout(void);
 
+/* ---- decoding options shared by generate and ask (decoding.c) ---------------------------------------------- */
+
+/* The entries of a command's option table, in its enum's order: OPT_MAX_TOKENS ... OPT_STOP. */
+#define CLI_DECODING_OPTIONS                                                                                   \
+    {"max-tokens", 'n', 1}, {"greedy", 0, 0}, {"temperature", 0, 1}, {"top-k", 0, 1}, {"top-p", 0, 1},       \
+        {"seed", 0, 1}, {"stop", 0, 1}
+
+typedef struct cli_decoding {
+    long max_tokens, top_k, seed;
+    double temperature, top_p;
+    int greedy, sampling, seed_given;  /* sampling: any of --temperature/--top-k/--top-p/--seed was given */
+    const char **stop;                 /* the --stop strings, n_stop of them */
+    size_t n_stop;
+} cli_decoding;
+
+/* Defaults (64 tokens, greedy) and room for argc stop strings. Returns CLI_OK or CLI_FAIL. */
+int cli_decoding_init(cli_decoding *d, int argc);
+void cli_decoding_free(cli_decoding *d);
+/* Takes the option `name` (long name) if it is a decoding option; returns CLI_OK (also for any other name) or a
+ * usage error's exit code. */
+int cli_decoding_option(const cli_command *cmd, cli_decoding *d, const char *name, const char *value);
+/* After parsing: refuses --greedy with sampling options; draws a seed from the clock when sampling without one. */
+int cli_decoding_finish(const cli_command *cmd, cli_decoding *d);
+/* The session's seed when sampling. Returns CLI_OK or CLI_FAIL (message printed). */
+int cli_decoding_session(const cli_decoding *d, frz_session *s);
+/* frz_generate_params_init, then the options' max_tokens, temperature (0 unless sampling), top_k, top_p, stop. */
+void cli_decoding_params(const cli_decoding *d, frz_generate_params *gp);
+
 /* The commands. argv[0] is the first word after the command name. They return an exit code, or -1 after printing
  * their --help (exit 0). */
 int cmd_tokenize(int argc, char **argv);

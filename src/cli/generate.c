@@ -8,17 +8,13 @@
  * generation ends, the authoritative ids from frz_generate are decoded and whatever is still held is printed. */
 #include "cli.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const cli_option options[] = {
-    {"lm", 'm', 1},          {"prompt", 'p', 1}, {"max-tokens", 'n', 1}, {"greedy", 0, 0},
-    {"temperature", 0, 1},   {"top-k", 0, 1},    {"top-p", 0, 1},        {"seed", 0, 1},
-    {"stop", 0, 1},          {"ids", 0, 0},      {"threads", 't', 1},    {"special", 0, 0},
+    {"lm", 'm', 1}, {"prompt", 'p', 1}, CLI_DECODING_OPTIONS, {"ids", 0, 0}, {"threads", 't', 1}, {"special", 0, 0},
 };
 enum {
     OPT_LM, OPT_PROMPT, OPT_MAX_TOKENS, OPT_GREEDY, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
@@ -58,12 +54,10 @@ static const cli_command command = {
 
 typedef struct args {
     const char *lm, *prompt;
-    long max_tokens, threads, top_k, seed;
-    double temperature, top_p;
-    int greedy, sampling, seed_given, ids;
+    cli_decoding dec;
+    long threads;
+    int ids;
     unsigned flags;
-    const char **stop;
-    size_t n_stop;
 } args;
 
 static int on_option(void *ctx, size_t index, const char *value)
@@ -72,27 +66,10 @@ static int on_option(void *ctx, size_t index, const char *value)
     switch (index) {
     case OPT_LM: a->lm = value; return CLI_OK;
     case OPT_PROMPT: a->prompt = value; return CLI_OK;
-    case OPT_MAX_TOKENS: return cli_parse_long(&command, "--max-tokens", value, 0, 1000000, &a->max_tokens);
-    case OPT_GREEDY: a->greedy = 1; return CLI_OK;
-    case OPT_TEMPERATURE:
-        a->sampling = 1;
-        return cli_parse_double(&command, "--temperature", value, 0.0, 100.0, &a->temperature);
-    case OPT_TOP_K:
-        a->sampling = 1;
-        return cli_parse_long(&command, "--top-k", value, 0, INT32_MAX, &a->top_k);
-    case OPT_TOP_P: a->sampling = 1; return cli_parse_double(&command, "--top-p", value, 0.0, 1.0, &a->top_p);
-    case OPT_SEED:
-        a->sampling = 1;
-        a->seed_given = 1;
-        return cli_parse_long(&command, "--seed", value, 0, LONG_MAX, &a->seed);
-    case OPT_STOP:
-        if (value[0] == '\0') return cli_usage_error(&command, "--stop: the stop string is empty");
-        a->stop[a->n_stop++] = value; /* a->stop holds one entry per command-line word */
-        return CLI_OK;
     case OPT_IDS: a->ids = 1; return CLI_OK;
     case OPT_THREADS: return cli_parse_long(&command, "--threads", value, 1, 4096, &a->threads);
     case OPT_SPECIAL: a->flags |= FRZ_TOKENIZE_SPECIAL; return CLI_OK;
-    default: return CLI_OK;
+    default: return cli_decoding_option(&command, &a->dec, options[index].name, value);
     }
 }
 
@@ -221,32 +198,25 @@ static int run(const args *a, const char *prompt)
     if (rc == CLI_OK) rc = cli_tokenize_prompt(lm, prompt, a->flags, &prompt_ids, &n_prompt);
     if (rc == CLI_OK && (fs = frz_session_create(lm, &s)) != FRZ_OK) rc = cli_lib_error(fs);
     if (rc == CLI_OK && (fs = frz_session_set_int(s, FRZ_OPT_THREADS, a->threads)) != FRZ_OK) rc = cli_lib_error(fs);
-    if (rc == CLI_OK && a->sampling && (fs = frz_session_set_int(s, FRZ_OPT_SEED, a->seed)) != FRZ_OK)
-        rc = cli_lib_error(fs);
-    if (rc == CLI_OK && a->max_tokens > 0 && !(out = malloc((size_t)a->max_tokens * sizeof *out)))
+    if (rc == CLI_OK) rc = cli_decoding_session(&a->dec, s);
+    if (rc == CLI_OK && a->dec.max_tokens > 0 && !(out = malloc((size_t)a->dec.max_tokens * sizeof *out)))
         rc = cli_fail("out of memory");
     if (rc == CLI_OK) {
         frz_session_set_abort(s, cli_abort_requested, NULL);
         frz_input in = {0, n_prompt, prompt_ids, NULL};
         if ((fs = frz_session_eval(s, &in, 1, FRZ_LOGITS_NONE)) != FRZ_OK) rc = cli_lib_error(fs);
     }
-    if (rc == CLI_OK && a->max_tokens > 0) {
+    if (rc == CLI_OK && a->dec.max_tokens > 0) {
         frz_generate_params gp;
-        frz_generate_params_init(&gp);
-        gp.max_tokens = (int32_t)a->max_tokens;
-        gp.temperature = a->sampling ? (float)a->temperature : 0.0f;
-        gp.top_k = (int32_t)a->top_k;
-        gp.top_p = (float)a->top_p;
-        gp.stop = a->stop;
-        gp.n_stop = a->n_stop;
+        cli_decoding_params(&a->dec, &gp);
         st.lm = lm;
         st.eot = (int32_t)frz_lm_get(lm, FRZ_LM_EOT_TOKEN);
-        st.stop = a->stop;
-        st.n_stop = a->n_stop;
+        st.stop = a->dec.stop;
+        st.n_stop = a->dec.n_stop;
         st.quiet = a->ids;
         gp.on_token = on_token;
         gp.on_token_data = &st;
-        fs = frz_generate(s, 0, &gp, out, (size_t)a->max_tokens, &n_out);
+        fs = frz_generate(s, 0, &gp, out, (size_t)a->dec.max_tokens, &n_out);
         if (fs != FRZ_OK && !(fs == FRZ_ERR_CANCELLED && cli_interrupted())) rc = cli_lib_error(fs);
     }
     if (rc == CLI_OK) {
@@ -271,23 +241,14 @@ static int run(const args *a, const char *prompt)
 int cmd_generate(int argc, char **argv)
 {
     args a = {0};
-    a.max_tokens = 64;
     a.threads = cli_nproc();
-    a.temperature = 1.0;
-    a.top_p = 1.0;
-    a.stop = malloc(((size_t)argc + 1) * sizeof *a.stop);
     char *input = NULL;
     size_t len = 0;
-    int rc = a.stop ? CLI_OK : cli_fail("out of memory");
+    int rc = cli_decoding_init(&a.dec, argc);
     if (rc == CLI_OK) rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.lm) rc = cli_usage_error(&command, "--lm DIR is required");
     if (rc == CLI_OK && !a.prompt) rc = cli_usage_error(&command, "--prompt TEXT is required");
-    if (rc == CLI_OK && a.greedy && a.sampling)
-        rc = cli_usage_error(&command, "--greedy cannot be combined with --temperature/--top-k/--top-p/--seed");
-    if (rc == CLI_OK && a.sampling && !a.seed_given) {
-        a.seed = (long)(((unsigned long)time(NULL) * 2654435761u) ^ (unsigned long)getpid()) & LONG_MAX;
-        if (cli_is_verbose()) fprintf(stderr, "frozen: info: seed %ld\n", a.seed);
-    }
+    if (rc == CLI_OK) rc = cli_decoding_finish(&command, &a.dec);
     const char *prompt = a.prompt;
     if (rc == CLI_OK && strcmp(prompt, "-") == 0) {
         rc = cli_read_stdin(&input, &len);
@@ -298,6 +259,6 @@ int cmd_generate(int argc, char **argv)
         rc = run(&a, prompt);
     }
     free(input);
-    free(a.stop);
+    cli_decoding_free(&a.dec);
     return rc;
 }
