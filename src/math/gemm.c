@@ -10,7 +10,7 @@
  * streams without sgemm's packing. A few rows (batched decoding, short few-shot queries) are just as bound by the
  * weights, and sgemm's packing copy streams them at about half of what sgemv does; OpenBLAS 0.3.21 skips packing
  * (its "small matrix" kernels, SkylakeX and newer) when M*N*K is at most 100^3, so such products go in column
- * blocks under that size: 1.3-1.6x faster for 2-8 rows here (bench/README.md). Above 16 rows the products are
+ * blocks under that size: 1.3-1.6x faster for 2-8 rows here (docs/performance.md). Above 16 rows the products are
  * compute-bound and the packed kernels win. */
 #include "core/core.h"
 #include "math/blas.h"
