@@ -55,6 +55,7 @@ mod error;
 mod lm;
 mod pretrain;
 mod prompt;
+mod run;
 mod session;
 pub mod sys;
 mod train;

@@ -14,6 +14,7 @@
 
 use crate::error::{check, cpath, params_init_size, PanicSlot, Result};
 use crate::lm::Lm;
+use crate::run::RunCallbacks;
 use crate::sys;
 use std::marker::PhantomData;
 use std::os::raw::{c_int, c_void};
@@ -205,43 +206,12 @@ impl Default for PretrainParams {
     }
 }
 
-type ProgressFn<'m> = Box<dyn FnMut(&PretrainProgress) + Send + 'm>;
-type AbortFn<'m> = Box<dyn FnMut() -> bool + Send + 'm>;
-
-#[derive(Default)]
-struct Callbacks<'m> {
-    progress: Option<ProgressFn<'m>>,
-    abort: Option<AbortFn<'m>>,
-    panic: PanicSlot,
-}
-
-unsafe extern "C" fn progress_trampoline(p: *const sys::frz_pretrain_progress, user: *mut c_void) {
-    // SAFETY: user is the pretrainer's Callbacks; p the library's progress, of p.struct_size bytes.
-    let cb = unsafe { &mut *user.cast::<Callbacks<'_>>() };
-    let Callbacks { progress, panic, .. } = cb;
-    if let Some(f) = progress {
-        // The library's struct may be older (shorter) than ours: unknown members stay zero.
-        let mut copy = PretrainProgress::default();
-        let n = unsafe { (*p).struct_size }.min(std::mem::size_of::<PretrainProgress>());
-        unsafe { std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&mut copy as *mut PretrainProgress).cast::<u8>(), n) };
-        panic.guard((), || f(&copy));
-    }
-}
-
-unsafe extern "C" fn abort_trampoline(user: *mut c_void) -> c_int {
-    // SAFETY: user is the pretrainer's Callbacks.
-    let cb = unsafe { &mut *user.cast::<Callbacks<'_>>() };
-    let Callbacks { abort, panic, .. } = cb;
-    // A panic in the progress callback stops the run at the next poll (guard answers 1 once one is stored).
-    panic.guard(1, || abort.as_mut().map_or(0, |f| f() as c_int))
-}
-
 /// A pretraining run of a model's weights on a corpus (one sample per line), writing to its folder (the model,
 /// metrics.csv, loss.png). It borrows the model mutably: the weights are trained in place, and no session can
 /// use the model meanwhile. `Send`, not `Sync`.
 pub struct Pretrainer<'m> {
     ptr: NonNull<sys::frz_pretrain>,
-    cb: NonNull<Callbacks<'m>>,
+    cb: RunCallbacks<'m, PretrainProgress>,
     _lm: PhantomData<&'m mut Lm>,
 }
 
@@ -280,32 +250,24 @@ impl<'m> Pretrainer<'m> {
         p.seed = params.seed;
         p.n_threads = params.n_threads;
         // The trampolines are always installed; they do nothing until set_progress / set_abort.
-        let cb = NonNull::from(Box::leak(Box::<Callbacks<'m>>::default()));
-        p.progress = Some(progress_trampoline);
-        p.progress_data = cb.as_ptr().cast();
-        p.abort = Some(abort_trampoline);
-        p.abort_data = cb.as_ptr().cast();
+        let cb = RunCallbacks::new();
+        (p.progress, p.progress_data) = cb.progress_fn();
+        (p.abort, p.abort_data) = cb.abort_fn();
         let mut out = std::ptr::null_mut();
         // SAFETY: valid strings; the model is exclusively borrowed for the handle's life.
         let st = unsafe { sys::frz_pretrain_create(lm.as_mut_ptr(), corpus.as_ptr(), out_dir.as_ptr(), &p, &mut out) };
-        if let Err(e) = check(st) {
-            // SAFETY: nothing else holds the callbacks.
-            drop(unsafe { Box::from_raw(cb.as_ptr()) });
-            return Err(e);
-        }
+        check(st)?; // on failure cb drops here: no C state points to it
         Ok(Pretrainer { ptr: NonNull::new(out).expect("frz_pretrain_create: FRZ_OK and NULL"), cb, _lm: PhantomData })
     }
 
     /// Called after every step (after its validation, if any), on the thread running `run`.
     pub fn set_progress(&mut self, f: impl FnMut(&PretrainProgress) + Send + 'm) {
-        // SAFETY: no C call is running (&mut self).
-        unsafe { self.cb.as_mut() }.progress = Some(Box::new(f));
+        self.cb.set_progress(f);
     }
     /// Polled between steps and validation batches: true stops the run, which saves the model as it is after
     /// the last completed step and returns `Status::Cancelled`.
     pub fn set_abort(&mut self, f: impl FnMut() -> bool + Send + 'm) {
-        // SAFETY: no C call is running (&mut self).
-        unsafe { self.cb.as_mut() }.abort = Some(Box::new(f));
+        self.cb.set_abort(f);
     }
 
     /// Trains for the planned steps and saves the model. A panic in a callback stops the run (the model saved)
@@ -313,8 +275,7 @@ impl<'m> Pretrainer<'m> {
     pub fn run(&mut self) -> Result<()> {
         // SAFETY: a live handle.
         let st = unsafe { sys::frz_pretrain_run(self.ptr.as_ptr()) };
-        // SAFETY: the call has returned.
-        unsafe { self.cb.as_mut() }.panic.finish(st)
+        self.cb.finish(st)
     }
 
     /// The latest progress.
@@ -332,11 +293,8 @@ impl<'m> Pretrainer<'m> {
 
 impl Drop for Pretrainer<'_> {
     fn drop(&mut self) {
-        // SAFETY: owned; the C state goes first, then the callbacks it pointed to.
-        unsafe {
-            sys::frz_pretrain_free(self.ptr.as_ptr());
-            drop(Box::from_raw(self.cb.as_ptr()));
-        }
+        // SAFETY: owned. The callbacks it pointed to are a field: they drop after this.
+        unsafe { sys::frz_pretrain_free(self.ptr.as_ptr()) };
     }
 }
 

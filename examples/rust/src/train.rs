@@ -1,10 +1,11 @@
 //! Training the encoder and projector through the frozen LM (`frz_train_*`).
 
-use crate::error::{check, cpath, cstring, params_init, PanicSlot, Result};
+use crate::error::{check, cpath, cstring, params_init, Result};
 use crate::lm::Lm;
+use crate::run::RunCallbacks;
 use crate::sys;
 use std::marker::PhantomData;
-use std::os::raw::{c_int, c_void};
+use std::os::raw::c_int;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
@@ -80,42 +81,11 @@ impl Default for TrainParams {
     }
 }
 
-type ProgressFn<'m> = Box<dyn FnMut(&TrainProgress) + Send + 'm>;
-type AbortFn<'m> = Box<dyn FnMut() -> bool + Send + 'm>;
-
-#[derive(Default)]
-struct Callbacks<'m> {
-    progress: Option<ProgressFn<'m>>,
-    abort: Option<AbortFn<'m>>,
-    panic: PanicSlot,
-}
-
-unsafe extern "C" fn progress_trampoline(p: *const sys::frz_train_progress, user: *mut c_void) {
-    // SAFETY: user is the trainer's Callbacks; p the library's progress, of p.struct_size bytes.
-    let cb = unsafe { &mut *user.cast::<Callbacks<'_>>() };
-    let Callbacks { progress, panic, .. } = cb;
-    if let Some(f) = progress {
-        // The library's struct may be older (shorter) than ours: unknown members stay zero.
-        let mut copy = TrainProgress::default();
-        let n = unsafe { (*p).struct_size }.min(std::mem::size_of::<TrainProgress>());
-        unsafe { std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&mut copy as *mut TrainProgress).cast::<u8>(), n) };
-        panic.guard((), || f(&copy));
-    }
-}
-
-unsafe extern "C" fn abort_trampoline(user: *mut c_void) -> c_int {
-    // SAFETY: user is the trainer's Callbacks.
-    let cb = unsafe { &mut *user.cast::<Callbacks<'_>>() };
-    let Callbacks { abort, panic, .. } = cb;
-    // A panic in the progress callback stops the run at the next poll (guard answers 1 once one is stored).
-    panic.guard(1, || abort.as_mut().map_or(0, |f| f() as c_int))
-}
-
 /// A training run writing to its folder (vision.safetensors, projector.safetensors, checkpoint.safetensors,
 /// metrics.csv, loss.png). `Send`, not `Sync`: "A frz_train is used by one thread"; it borrows the model.
 pub struct Trainer<'m> {
     ptr: NonNull<sys::frz_train>,
-    cb: NonNull<Callbacks<'m>>,
+    cb: RunCallbacks<'m, TrainProgress>,
     _lm: PhantomData<&'m Lm>,
 }
 
@@ -162,32 +132,24 @@ impl<'m> Trainer<'m> {
         p.n_threads = params.n_threads;
         p.image_dir = image_dir.as_ref().map_or(std::ptr::null(), |d| d.as_ptr());
         // The trampolines are always installed; they do nothing until set_progress / set_abort.
-        let cb = NonNull::from(Box::leak(Box::<Callbacks<'m>>::default()));
-        p.progress = Some(progress_trampoline);
-        p.progress_data = cb.as_ptr().cast();
-        p.abort = Some(abort_trampoline);
-        p.abort_data = cb.as_ptr().cast();
+        let cb = RunCallbacks::new();
+        (p.progress, p.progress_data) = cb.progress_fn();
+        (p.abort, p.abort_data) = cb.abort_fn();
         let mut out = std::ptr::null_mut();
         // SAFETY: valid strings (the library copies what it keeps) and a live model the borrow keeps alive.
         let st = unsafe { sys::frz_train_create(lm.as_ptr(), data.as_ptr(), out_dir.as_ptr(), &p, &mut out) };
-        if let Err(e) = check(st) {
-            // SAFETY: nothing else holds the callbacks.
-            drop(unsafe { Box::from_raw(cb.as_ptr()) });
-            return Err(e);
-        }
+        check(st)?; // on failure cb drops here: no C state points to it
         Ok(Trainer { ptr: NonNull::new(out).expect("frz_train_create: FRZ_OK and NULL"), cb, _lm: PhantomData })
     }
 
     /// Called after every step (after its validation, if any), on the thread running `run`.
     pub fn set_progress(&mut self, f: impl FnMut(&TrainProgress) + Send + 'm) {
-        // SAFETY: no C call is running (&mut self).
-        unsafe { self.cb.as_mut() }.progress = Some(Box::new(f));
+        self.cb.set_progress(f);
     }
     /// Polled between steps and validation batches: true stops the run, which writes a checkpoint of the last
     /// completed step and returns `Status::Cancelled`. Resume with `TrainParams::resume`.
     pub fn set_abort(&mut self, f: impl FnMut() -> bool + Send + 'm) {
-        // SAFETY: no C call is running (&mut self).
-        unsafe { self.cb.as_mut() }.abort = Some(Box::new(f));
+        self.cb.set_abort(f);
     }
 
     /// Trains until the epochs or max_steps are done or early stopping ends it. A panic in a callback stops the
@@ -195,8 +157,7 @@ impl<'m> Trainer<'m> {
     pub fn run(&mut self) -> Result<()> {
         // SAFETY: a live handle.
         let st = unsafe { sys::frz_train_run(self.ptr.as_ptr()) };
-        // SAFETY: the call has returned.
-        unsafe { self.cb.as_mut() }.panic.finish(st)
+        self.cb.finish(st)
     }
 
     /// The latest progress.
@@ -214,10 +175,7 @@ impl<'m> Trainer<'m> {
 
 impl Drop for Trainer<'_> {
     fn drop(&mut self) {
-        // SAFETY: owned; the C state goes first, then the callbacks it pointed to.
-        unsafe {
-            sys::frz_train_free(self.ptr.as_ptr());
-            drop(Box::from_raw(self.cb.as_ptr()));
-        }
+        // SAFETY: owned. The callbacks it pointed to are a field: they drop after this.
+        unsafe { sys::frz_train_free(self.ptr.as_ptr()) };
     }
 }
