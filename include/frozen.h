@@ -404,8 +404,10 @@ FRZ_API const uint8_t *frz_image_pixels(const frz_image *img);
  * image_size x image_size with an antialiasing bilinear filter (Pillow's), then normalised per channel as
  * (v / 255 - mean) / std with ImageNet's mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). The output
  * is the pooled vector after the last stage (relu, global average pooling): 2048 floats for nf_resnet50 at
- * width 1. An encoder is read-only once created or loaded: any number of threads may encode with one at once
- * (each call has its own scratch). */
+ * width 1. An encoder is read-only once created or loaded: any number of threads may encode with one at once.
+ * It keeps the working memory of one encode for the next (activations, and its convs' standardised weights,
+ * computed on the first encode: about the size of the weights plus one image's activations, freed with the
+ * encoder); a call that finds it in use by another thread allocates its own for the call. */
 
 /** The vision encoder (NF-ResNet). Made by frz_vision_create or frz_vision_load, freed by frz_vision_free after
  * the prompts that use it. Read-only once made: any number of threads may encode with one at once. */

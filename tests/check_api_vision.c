@@ -81,6 +81,17 @@ START_TEST(vision_file_and_encode)
     ck_assert_int_eq(frz_nfr_state_create(v->m, 1, 40, 40, &st), FRZ_OK);
     ck_assert_int_eq(frz_nfr_forward(v->m, st, x, want, 1), FRZ_OK);
     ck_assert_int_eq(memcmp(pooled, want, sizeof want), 0);
+    /* the next encode reuses the first one's working memory (and standardised weights): still the forward's */
+    for (int i = 0; i < 30 * 20 * 3; i++) px[i] = (uint8_t)(255 - i * 11 % 256);
+    frz_image *img2 = NULL;
+    ck_assert_int_eq(frz_image_from_rgb8(px, 30, 20, 90, &img2), FRZ_OK);
+    float pooled2[128], want2[128];
+    ck_assert_int_eq(frz_vision_encode(w, img2, 1, pooled2, 128, &need), FRZ_OK);
+    ck_assert_int_eq(frz_image_preprocess(img2, &pp, x, sizeof x / sizeof x[0], &need), FRZ_OK);
+    ck_assert_int_eq(frz_nfr_forward(v->m, st, x, want2, 1), FRZ_OK);
+    ck_assert_int_eq(memcmp(pooled2, want2, sizeof want2), 0);
+    ck_assert_int_ne(memcmp(pooled2, pooled, sizeof pooled), 0);
+    frz_image_free(img2);
     frz_nfr_state_free(st);
 
     /* The prefix is the projector applied to that vector; a projector of another width is refused. */

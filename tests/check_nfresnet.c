@@ -529,6 +529,34 @@ START_TEST(test_threads_and_reuse)
 }
 END_TEST
 
+/* An inference state: the same numbers as a training state for every forward (it standardises the convs on its
+ * first forward and reuses them), a smaller arena (no backward buffers), and a backward refused. */
+START_TEST(test_frozen_state)
+{
+    frz_nfr_model *m;
+    ck_assert_int_eq(frz_nfr_load(fixture_path("nfresnet/model.safetensors"), NULL, &m), FRZ_OK);
+    frz_nfr_state *train, *frozen;
+    ck_assert_int_eq(frz_nfr_state_create(m, 1, 24, 20, &train), FRZ_OK);
+    ck_assert_int_eq(frz_nfr_state_create_frozen(m, 1, 24, 20, &frozen), FRZ_OK);
+    ck_assert_uint_lt(frz_nfr_state_bytes(frozen), frz_nfr_state_bytes(train));
+    const size_t n_img = 3 * 24 * 20, F = (size_t)m->arch.num_features;
+    float *want = alloc_f(F), *got = alloc_f(F);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        float *img = random_f(n_img, seed, -1, 1);
+        ck_assert_int_eq(frz_nfr_forward(m, train, img, want, 2), FRZ_OK);
+        ck_assert_int_eq(frz_nfr_forward(m, frozen, img, got, 2), FRZ_OK);
+        ck_assert_mem_eq(got, want, F * sizeof *got);
+        free(img);
+    }
+    ck_assert_int_eq(frz_nfr_backward(m, frozen, want, NULL, 1), FRZ_ERR_INVALID_ARG);
+    ASSERT_MSG_HAS("inference");
+    free(want); free(got);
+    frz_nfr_state_free(train);
+    frz_nfr_state_free(frozen);
+    frz_nfr_free(m);
+}
+END_TEST
+
 /* ---- configuration and bookkeeping -------------------------------------------------------------------------- */
 
 START_TEST(test_nf_resnet50_arch)
@@ -889,6 +917,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_fd_network);
     tcase_add_test(tc, test_reference);
     tcase_add_test(tc, test_threads_and_reuse);
+    tcase_add_test(tc, test_frozen_state);
     tcase_add_test(tc, test_init);
     suite_add_tcase(s, tc);
 

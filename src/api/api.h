@@ -5,10 +5,23 @@
 #include "core/core.h"
 #include "vision/nfresnet.h"
 
-/* The public encoder: the NF-ResNet and the side its images are resized to. */
+#include <stdatomic.h>
+
+/* The working memory one encode keeps for the next (vision.c): an inference state, whose standardised weights
+ * stay valid because the public encoder's weights never change, and the prepared input. One caller at a time
+ * takes it (busy); a concurrent one makes its own. */
+typedef struct frz_vision_spare {
+    atomic_int busy;
+    frz_nfr_state *st;   /* NULL until the first encode */
+    float *x;            /* (3, R, R) */
+} frz_vision_spare;
+
+/* The public encoder: the NF-ResNet, the side its images are resized to, and the spare working memory (NULL in
+ * the trainer's wrapper, which only saves). */
 struct frz_vision {
     frz_nfr_model *m;
     int32_t image_size;
+    frz_vision_spare *spare;
 };
 
 #define FRZ_VISION_MIN_SIZE 16

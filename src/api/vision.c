@@ -1,5 +1,6 @@
 /* vision.c -- the public frz_vision calls: an NF-ResNet (src/vision/) plus its image size, safetensors files
- * with the architecture and the size as metadata, and encoding one image with per-call scratch. */
+ * with the architecture and the size as metadata, and encoding one image. An encode reuses the working memory of
+ * the previous one (frz_vision_spare): no allocation, and the convs' standardised weights computed once. */
 #include "api/api.h"
 
 #include "image/image.h"
@@ -17,6 +18,14 @@ static frz_status check_size(int32_t image_size, const char *what)
     return FRZ_OK;
 }
 
+static frz_status spare_create(frz_vision *v)
+{
+    v->spare = frz_calloc(1, sizeof *v->spare, "encoder working memory");
+    if (!v->spare) return FRZ_ERR_NOMEM;
+    atomic_init(&v->spare->busy, 0);
+    return FRZ_OK;
+}
+
 frz_status frz_vision_create(const char *arch, float width, int32_t image_size, uint64_t seed, frz_vision **out)
 {
     if (!out) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_vision_create: out is NULL");
@@ -28,8 +37,9 @@ frz_status frz_vision_create(const char *arch, float width, int32_t image_size, 
     frz_vision *v = st == FRZ_OK ? frz_calloc(1, sizeof *v, "vision encoder") : NULL;
     if (st == FRZ_OK && !v) st = FRZ_ERR_NOMEM;
     if (st == FRZ_OK) st = frz_nfr_create(&cfg, &v->m);
+    if (st == FRZ_OK) st = spare_create(v);
     if (st != FRZ_OK) {
-        free(v);
+        frz_vision_free(v);
         return st;
     }
     frz_nfr_init(v->m, seed);
@@ -41,6 +51,11 @@ frz_status frz_vision_create(const char *arch, float width, int32_t image_size, 
 void frz_vision_free(frz_vision *v)
 {
     if (!v) return;
+    if (v->spare) {
+        frz_nfr_state_free(v->spare->st);
+        free(v->spare->x);
+        free(v->spare);
+    }
     frz_nfr_free(v->m);
     free(v);
 }
@@ -116,8 +131,9 @@ frz_status frz_vision_load(const char *path, frz_vision **out)
     frz_vision *v = st == FRZ_OK ? frz_calloc(1, sizeof *v, "vision encoder") : NULL;
     if (st == FRZ_OK && !v) st = FRZ_ERR_NOMEM;
     if (st == FRZ_OK) st = frz_nfr_load(path, NULL, &v->m); /* architecture from the metadata, strict names */
+    if (st == FRZ_OK) st = spare_create(v);
     if (st != FRZ_OK) {
-        free(v);
+        frz_vision_free(v);
         return st;
     }
     v->image_size = size;
@@ -145,6 +161,33 @@ frz_status frz_vision_prepare(int32_t image_size, const frz_image *img, float *o
     return frz_image_preprocess(img, &pp, out, frz_image_prep_count(&pp), &need);
 }
 
+/* The spare working memory if no other caller holds it (allocated on first use), else a new one: *own says
+ * whether the caller frees it (work_release does either). */
+static frz_status work_take(const frz_vision *v, frz_vision_spare *w, int *own)
+{
+    const int R = v->image_size;
+    int idle = 0;
+    *own = !v->spare || !atomic_compare_exchange_strong(&v->spare->busy, &idle, 1);
+    if (!*own) *w = *v->spare;
+    else memset(w, 0, sizeof *w);
+    frz_status st = FRZ_OK;
+    if (!w->x && !(w->x = frz_malloc((size_t)3 * R * R * sizeof *w->x, "encoder input"))) st = FRZ_ERR_NOMEM;
+    if (st == FRZ_OK && !w->st) st = frz_nfr_state_create_frozen(v->m, 1, R, R, &w->st);
+    return st;
+}
+
+static void work_release(const frz_vision *v, frz_vision_spare *w, int own)
+{
+    if (own) {
+        frz_nfr_state_free(w->st);
+        free(w->x);
+        return;
+    }
+    v->spare->st = w->st;
+    v->spare->x = w->x;
+    atomic_store(&v->spare->busy, 0);
+}
+
 frz_status frz_vision_encode(const frz_vision *v, const frz_image *img, int32_t n_threads, float *pooled, size_t cap,
                              size_t *needed)
 {
@@ -153,14 +196,11 @@ frz_status frz_vision_encode(const frz_vision *v, const frz_image *img, int32_t 
     *needed = (size_t)v->m->arch.num_features;
     if (cap < *needed)
         return frz_fail(FRZ_ERR_BUFFER_TOO_SMALL, "frz_vision_encode: %zu floats needed, room for %zu", *needed, cap);
-    const int R = v->image_size;
-    float *x = frz_malloc((size_t)3 * R * R * sizeof *x, "encoder input");
-    if (!x) return FRZ_ERR_NOMEM;
-    frz_nfr_state *st = NULL; /* this call's own activations: the model is only read */
-    frz_status rc = frz_vision_prepare(v->image_size, img, x);
-    if (rc == FRZ_OK) rc = frz_nfr_state_create(v->m, 1, R, R, &st);
-    if (rc == FRZ_OK) rc = frz_nfr_forward(v->m, st, x, pooled, n_threads);
-    frz_nfr_state_free(st);
-    free(x);
+    frz_vision_spare w;
+    int own;
+    frz_status rc = work_take(v, &w, &own);
+    if (rc == FRZ_OK) rc = frz_vision_prepare(v->image_size, img, w.x);
+    if (rc == FRZ_OK) rc = frz_nfr_forward(v->m, w.st, w.x, pooled, n_threads);
+    work_release(v, &w, own);
     return rc;
 }

@@ -285,7 +285,7 @@ static int aborted(const frz_train *t) { return t->p.abort && t->p.abort(t->p.ab
 
 static frz_status save_model(const frz_train *t)
 {
-    frz_vision v = {t->enc, t->image_size};
+    frz_vision v = {t->enc, t->image_size, NULL}; /* only saved: no working memory */
     frz_status st = frz_vision_save(&v, t->vision_path);
     if (st == FRZ_OK) st = frz_proj_save(t->proj, t->proj_path);
     if (st == FRZ_OK && t->lm_own) st = frz_lm_save(t->lm_own, t->lm_dir);

@@ -1,8 +1,8 @@
 /* nfresnet.c -- the NF-ResNet forward and backward, top to bottom (architecture in nfresnet.h).
  *
- * Every conv is standardised once per forward into st->wcache (conv_standardise); the convs then run on
- * the standardised weights, and their backward goes from the gradient of the standardised weight back to the
- * raw weight and the gain (conv_backward). Backward functions accumulate, so each gradient buffer is cleared
+ * Every conv is standardised once per forward into st->wcache (conv_standardise; an inference state keeps them
+ * from its first forward, the weights being frozen); the convs then run on the standardised weights, and their
+ * backward goes from the gradient of the standardised weight back to the raw weight and the gain (conv_backward). Backward functions accumulate, so each gradient buffer is cleared
  * right before the first path adds into it. */
 #include "vision/nfresnet_internal.h"
 #include "vision/layers.h"
@@ -146,12 +146,15 @@ frz_status frz_nfr_forward(const frz_nfr_model *m, frz_nfr_state *st, const floa
     const frz_nfr_arch *a = &m->arch;
     frz_blas_set_threads(1);  /* the convs split their work among OpenMP threads (conv2d.c) */
 
-    conv_standardise(m, st, &a->stem, nt);
-    for (int i = 0; i < a->n_blocks; i++) {
-        if (a->blocks[i].has_down) conv_standardise(m, st, &a->down[i], nt);
-        conv_standardise(m, st, &a->conv1[i], nt);
-        conv_standardise(m, st, &a->conv2[i], nt);
-        conv_standardise(m, st, &a->conv3[i], nt);
+    if (!st->frozen || st->standardised != m->params) { /* a frozen state keeps them from its first forward */
+        conv_standardise(m, st, &a->stem, nt);
+        for (int i = 0; i < a->n_blocks; i++) {
+            if (a->blocks[i].has_down) conv_standardise(m, st, &a->down[i], nt);
+            conv_standardise(m, st, &a->conv1[i], nt);
+            conv_standardise(m, st, &a->conv2[i], nt);
+            conv_standardise(m, st, &a->conv3[i], nt);
+        }
+        st->standardised = m->params;
     }
 
     memcpy(st->images, images, (size_t)st->B * m->cfg.in_channels * st->H * st->W * sizeof(float));
@@ -174,6 +177,7 @@ frz_status frz_nfr_backward(frz_nfr_model *m, frz_nfr_state *st, const float *d_
     frz_status rc = check_pair(m, st, "frz_nfr_backward");
     if (rc != FRZ_OK) return rc;
     if (!d_pooled) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_nfr_backward: d_pooled is NULL");
+    if (st->frozen) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_nfr_backward: the state was made for inference only");
     if (!m->grads && (rc = frz_nfr_zero_grad(m)) != FRZ_OK) return rc;
     const int nt = n_threads > 0 ? n_threads : 1;
     const frz_nfr_arch *a = &m->arch;

@@ -33,6 +33,8 @@ struct frz_nfr_state {
     /* The standardised weights, laid out like the parameters: at a conv's weight offset its w_hat, at its bias
      * offset the per-channel mean of the raw weight, at its gain offset the per-channel 1/sqrt(var + eps). */
     float *wcache;                 /* (n_params) */
+    int frozen;                    /* an inference state (frz_nfr_state_create_frozen): no backward buffers */
+    const float *standardised;     /* frozen: the parameters wcache was computed from (NULL before the first forward) */
 
     /* scratch */
     float *scratch;                /* conv scratch (im2col of a group of images), the largest any conv needs */

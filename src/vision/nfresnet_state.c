@@ -80,6 +80,7 @@ static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
     st->feat = carve(base, &used, B * a->num_features * H * W);
     st->wcache = carve(base, &used, a->n_params);
     st->scratch = carve(base, &used, max_scratch);
+    if (st->frozen) max_dw = max_act = 0; /* no backward */
     st->dw_hat = carve(base, &used, max_dw);
     for (int g = 0; g < 3; g++) st->grad[g] = carve(base, &used, max_act);
     st->max_act = max_act;
@@ -90,7 +91,7 @@ static size_t layout(frz_nfr_state *st, const frz_nfr_arch *a, float *base)
 #define MAX_SIDE 16384
 #define MAX_BATCH 4096
 
-frz_status frz_nfr_state_create(const frz_nfr_model *m, int B, int H, int W, frz_nfr_state **out)
+static frz_status state_create(const frz_nfr_model *m, int B, int H, int W, int frozen, frz_nfr_state **out)
 {
     if (!out) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_nfr_state_create: out is NULL");
     *out = NULL;
@@ -100,6 +101,7 @@ frz_status frz_nfr_state_create(const frz_nfr_model *m, int B, int H, int W, frz
     frz_nfr_state *st = frz_calloc(1, sizeof *st, "NF-ResNet state");
     if (!st) return FRZ_ERR_NOMEM;
     st->cfg = m->cfg;
+    st->frozen = frozen;
     st->B = B;
     st->H = H;
     st->W = W;
@@ -117,6 +119,16 @@ frz_status frz_nfr_state_create(const frz_nfr_model *m, int B, int H, int W, frz
     layout(st, &m->arch, st->arena);
     *out = st;
     return FRZ_OK;
+}
+
+frz_status frz_nfr_state_create(const frz_nfr_model *m, int B, int H, int W, frz_nfr_state **out)
+{
+    return state_create(m, B, H, W, 0, out);
+}
+
+frz_status frz_nfr_state_create_frozen(const frz_nfr_model *m, int B, int H, int W, frz_nfr_state **out)
+{
+    return state_create(m, B, H, W, 1, out);
 }
 
 void frz_nfr_state_free(frz_nfr_state *st)
