@@ -342,6 +342,30 @@ if [ $rc -eq 0 ] && grep -q '"n_embd": 16' "$TMP/lm2/config.json"; then
 else
     fail "pretrain --init continues an existing model" "rc=$rc err=$(tail -n 3 "$TMP/err")"
 fi
+# --vocab-size: the tokenizer tokenizer-train learns from the same corpus, then a model of that vocabulary
+run tokenizer-train --data "$TMP/corpus.txt" --out "$TMP/tok-ref" --vocab-size 280 --tab-segments --threads 1
+run pretrain --data "$TMP/corpus.txt" --vocab-size 280 --out "$TMP/lm-v" --layers 1 --width 16 --heads 2 \
+    --context 32 --steps 2 --batch 4 --tab-segments --threads 1
+if [ $rc -eq 0 ] && cmp -s "$TMP/lm-v/vocab.json" "$TMP/tok-ref/vocab.json" \
+    && cmp -s "$TMP/lm-v/merges.txt" "$TMP/tok-ref/merges.txt" && grep -q '"vocab_size": 280' "$TMP/lm-v/config.json" \
+    && grep -q "tokenizer of 280 tokens" "$TMP/err"; then
+    ok "pretrain --vocab-size learns the corpus's tokenizer (as tokenizer-train) and a model of that vocabulary"
+else
+    fail "pretrain --vocab-size learns the corpus's tokenizer" "rc=$rc err=$(tail -n 3 "$TMP/err")"
+fi
+run tokenize --lm "$TMP/lm-v" "a blue star"
+if [ $rc -eq 0 ] && [ -s "$TMP/out" ] && tr ' ' '\n' < "$TMP/out" | awk 'NF && ($1 < 0 || $1 >= 280) { bad = 1 } END { exit bad }'; then
+    ok "the --vocab-size model loads as --lm and tokenizes within its 280 entries"
+else
+    fail "the --vocab-size model loads as --lm and tokenizes within its 280 entries" "rc=$rc $(cat "$TMP/out" "$TMP/err")"
+fi
+expect_usage "pretrain --vocab-size with --tokenizer" pretrain --data "$TMP/corpus.txt" --vocab-size 280 \
+    --tokenizer "$MODEL" --out "$TMP/lm3"
+expect_usage "pretrain --vocab-size with --init" pretrain --data "$TMP/corpus.txt" --vocab-size 280 --init "$TMP/lm" \
+    --out "$TMP/lm3"
+expect_usage "pretrain --vocab-size 256" pretrain --data "$TMP/corpus.txt" --vocab-size 256 --out "$TMP/lm3"
+expect_usage "pretrain --min-frequency without --vocab-size" pretrain --data "$TMP/corpus.txt" --tokenizer "$MODEL" \
+    --min-frequency 3 --out "$TMP/lm3"
 printf 'fine\n\nbad \377 byte\n' > "$TMP/bad-corpus.txt"
 run pretrain --data "$TMP/bad-corpus.txt" --tokenizer "$MODEL" --out "$TMP/lm3" --steps 1 --width 16 --heads 2 --layers 1
 if [ $rc -eq 1 ] && grep -q "bad-corpus.txt:3: invalid UTF-8" "$TMP/err"; then

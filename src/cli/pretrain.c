@@ -1,6 +1,8 @@
 /* pretrain.c -- `frozen pretrain`: trains a GPT-2 language model on a text corpus (one sample per line) from a
- * random initialisation or from an existing model folder, and writes it as a Hugging Face folder. Progress as
- * `frozen train` shows it; Ctrl-C stops after the current step and saves the model. */
+ * random initialisation or from an existing model folder, and writes it as a Hugging Face folder. A new model's
+ * tokenizer is given (--tokenizer) or first learned from the corpus itself (--vocab-size, as `frozen
+ * tokenizer-train` does). Progress as `frozen train` shows it; Ctrl-C stops after the current step and saves the
+ * model. */
 #include "cli.h"
 
 #include <limits.h>
@@ -16,17 +18,17 @@ static const cli_option options[] = {
     {"steps", 0, 1},      {"batch", 'b', 1},      {"lr", 0, 1},            {"warmup", 0, 1},
     {"weight-decay", 0, 1}, {"grad-clip", 0, 1},  {"seed", 0, 1},          {"threads", 't', 1},
     {"tab-segments", 0, 0}, {"no-shuffle", 0, 0}, {"val-fraction", 0, 1},  {"val-every", 0, 1},
-    {"checkpoint-every", 0, 1}, {"min-lr-ratio", 0, 1},
+    {"checkpoint-every", 0, 1}, {"min-lr-ratio", 0, 1}, {"vocab-size", 0, 1}, {"min-frequency", 0, 1},
 };
 enum {
     OPT_DATA, OPT_TOKENIZER, OPT_OUT, OPT_INIT, OPT_LAYERS, OPT_WIDTH, OPT_HEADS, OPT_CONTEXT, OPT_STEPS, OPT_BATCH,
     OPT_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_GRAD_CLIP, OPT_SEED, OPT_THREADS, OPT_TAB_SEGMENTS, OPT_NO_SHUFFLE,
-    OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_MIN_LR
+    OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_MIN_LR, OPT_VOCAB_SIZE, OPT_MIN_FREQUENCY
 };
 
 static const cli_command command = {
     "pretrain",
-    "usage: frozen pretrain --data CORPUS (--tokenizer DIR | --init DIR) --out DIR [options]\n"
+    "usage: frozen pretrain --data CORPUS (--tokenizer DIR | --vocab-size N | --init DIR) --out DIR [options]\n"
     "\n"
     "Trains a GPT-2 language model on next-token prediction over CORPUS: UTF-8 text, one sample per line (blank\n"
     "lines skipped). Each sample is its own sequence from position 0, ending in <|endoftext|>, padded, never\n"
@@ -37,6 +39,9 @@ static const cli_command command = {
     "\n"
     "  -d, --data CORPUS         the text corpus, one sample per line\n"
     "  --tokenizer DIR           vocab.json + merges.txt for a new, randomly initialised model\n"
+    "  --vocab-size N            instead, learn a byte-level BPE tokenizer of N entries (>= 257) from CORPUS first,\n"
+    "                            as `frozen tokenizer-train` does (with --tab-segments if given), into DIR\n"
+    "  --min-frequency F         with --vocab-size: never merge a pair seen fewer than F times (default 2)\n"
     "  --init DIR                continue training an existing model folder instead (its tokenizer and sizes)\n"
     "  -o, --out DIR             the output folder (created if missing; may be the --init folder)\n"
     "  --layers N --heads H --width C\n"
@@ -70,6 +75,8 @@ static const cli_command command = {
 
 typedef struct args {
     const char *data, *tokenizer, *out, *init;
+    frz_tokenizer_train_params tok; /* --vocab-size: learned into --out first */
+    int learn_tokenizer, min_frequency_given;
     frz_lm_config cfg;
     int sizes_given;
     uint64_t seed;
@@ -111,6 +118,12 @@ static int on_option(void *ctx, size_t index, const char *value)
     case OPT_VAL_FRACTION: return cli_parse_float(&command, "--val-fraction", value, 0, 0.5, &p->val_fraction);
     case OPT_VAL_EVERY: return cli_parse_int32(&command, "--val-every", value, 1, INT32_MAX, &p->val_every);
     case OPT_CKPT_EVERY: return cli_parse_int32(&command, "--checkpoint-every", value, 1, INT32_MAX, &p->checkpoint_every);
+    case OPT_VOCAB_SIZE:
+        a->learn_tokenizer = 1;
+        return cli_parse_int32(&command, "--vocab-size", value, 257, INT32_MAX, &a->tok.vocab_size);
+    case OPT_MIN_FREQUENCY:
+        a->min_frequency_given = 1;
+        return cli_parse_int32(&command, "--min-frequency", value, 1, INT32_MAX, &a->tok.min_frequency);
     default: return CLI_OK;
     }
 }
@@ -166,9 +179,33 @@ static void on_progress(const frz_pretrain_progress *pr, void *user_data)
 
 /* ---- the command --------------------------------------------------------------------------------------------- */
 
-static int make_model(const args *a, frz_lm **lm)
+/* --vocab-size: the tokenizer learned from the corpus into the output folder, which the new model then takes. */
+static int learn_tokenizer(args *a)
+{
+    a->tok.tab_segments = a->p.tab_segments;
+    a->tok.n_threads = a->p.n_threads;
+    a->tok.abort = cli_abort_requested;
+    frz_tokenizer_train_stats s;
+    s.struct_size = sizeof s;
+    frz_status st = frz_tokenizer_train(a->data, a->out, &a->tok, &s);
+    if (st == FRZ_ERR_CANCELLED && cli_interrupted()) {
+        fprintf(stderr, "frozen: interrupted while learning the tokenizer; nothing written\n");
+        return 130;
+    }
+    if (st != FRZ_OK) return cli_lib_error(st);
+    fprintf(stderr, "frozen: tokenizer of %d tokens (%d merges) learned from %lld words of %s in %.1f s\n",
+            (int)s.n_vocab, (int)s.n_merges, (long long)s.n_words, a->data, s.count_s + s.merge_s);
+    a->tokenizer = a->out;
+    return CLI_OK;
+}
+
+static int make_model(args *a, frz_lm **lm)
 {
     if (a->init) return cli_load_lm(a->init, lm);
+    if (a->learn_tokenizer) {
+        int rc = learn_tokenizer(a);
+        if (rc != CLI_OK) return rc;
+    }
     frz_lm_config c = a->cfg;
     c.n_ctx = a->p.context > 0 ? a->p.context : c.n_ctx;
     frz_status st = frz_lm_create_random(&c, a->tokenizer, a->seed, lm);
@@ -224,15 +261,21 @@ int cmd_pretrain(int argc, char **argv)
     memset(&a, 0, sizeof a);
     frz_lm_config_init(&a.cfg);
     frz_pretrain_params_init(&a.p);
+    frz_tokenizer_train_params_init(&a.tok);
     a.p.n_threads = cli_nproc();
     int rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.data) rc = cli_usage_error(&command, "--data CORPUS is required");
     if (rc == CLI_OK && !a.out) rc = cli_usage_error(&command, "--out DIR is required");
-    if (rc == CLI_OK && !a.init && !a.tokenizer)
-        rc = cli_usage_error(&command, "--tokenizer DIR (a new model) or --init DIR (an existing one) is required");
-    if (rc == CLI_OK && a.init && (a.tokenizer || a.sizes_given))
+    if (rc == CLI_OK && !a.init && !a.tokenizer && !a.learn_tokenizer)
+        rc = cli_usage_error(&command, "--tokenizer DIR or --vocab-size N (a new model) or --init DIR (an existing "
+                             "one) is required");
+    if (rc == CLI_OK && a.init && (a.tokenizer || a.learn_tokenizer || a.sizes_given))
         rc = cli_usage_error(&command, "--init takes the model's own tokenizer and sizes: drop --tokenizer, "
-                             "--layers, --heads and --width");
+                             "--vocab-size, --layers, --heads and --width");
+    if (rc == CLI_OK && a.tokenizer && a.learn_tokenizer)
+        rc = cli_usage_error(&command, "--tokenizer DIR and --vocab-size N both give the tokenizer: use one");
+    if (rc == CLI_OK && a.min_frequency_given && !a.learn_tokenizer)
+        rc = cli_usage_error(&command, "--min-frequency applies to a tokenizer learned with --vocab-size");
     if (rc == CLI_OK) {
         cli_catch_sigint(0);
         rc = run(&a);
