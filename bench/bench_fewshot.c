@@ -14,15 +14,25 @@
  * MAX_TOKENS (default 4: a one-word answer and its end; a random model never ends on its own, so a larger cap
  * measures decoding, not prompts).
  *
+ * Under the binding line, "BLAS-only ceiling": the same run's language-model work reduced to its weight products
+ * (through the library's own frz_gemm_acc, on matrices of the model's shapes), counted from the driver's own
+ * tallies (support chunks and their positions, the queries' batched evaluations, the decoding steps): the
+ * speedup caching would give if the language model's work were only its matrix products (attention, norms,
+ * activations, copies free) and no image had to be encoded (the images cost both modes the same, which only
+ * lowers the ratio). It is not a strict bound -- attention and the rest scale with positions, as the products
+ * do -- but it says where the target sits against what this BLAS does.
+ *
  * Model: bench/out/gpt2-small-random if it exists (bench/run.sh or bench/make_gpt2_small.py makes it), else the
  * small test LM tests/fixtures/prompt/lm. Vision: a random NF-ResNet, arch BENCH_VISION (default "tiny"; set
  * nf_resnet50 for the paper's) at 224 pixels, width BENCH_VISION_WIDTH (default 0.25); images are encoded once
  * per file in both modes (the driver's memo), so the comparison is about the language model's prompt work.
  *
- * Build: cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/bench_fewshot.c lib/libfrozen.a \
- *            $(pkg-config --libs openblas libpcre2-8 jansson libpng16 libjpeg) -lm -fopenmp -o bench/out/bench_fewshot
+ * Build: cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(pkg-config --cflags openblas) \
+ *            bench/bench_fewshot.c lib/libfrozen.a $(pkg-config --libs openblas libpcre2-8 jansson libpng16 libjpeg) \
+ *            -lm -fopenmp -o bench/out/bench_fewshot
  * Run (from the repository root): bench/out/bench_fewshot [threads] [queries per support set] [support sets]
  */
+#include "math/blas.h"
 #include "prompt/fewshot.h"
 
 #include <stdio.h>
@@ -147,6 +157,92 @@ static void write_vqa(int n)
     }
 }
 
+/* ---- the BLAS-only ceiling ----------------------------------------------------------------------------------- */
+
+/* Random matrices of the model's shapes: per layer the four GPT-2 weight matrices (Conv1D [in, out]), then the
+ * tied head [V, C]; x and y hold activations for up to max_rows rows. */
+typedef struct blas_model {
+    int L, C, V;
+    float **w, *head, *x, *y, *logits;
+    int max_rows;
+} blas_model;
+
+static float *filled(size_t n)
+{
+    float *a = malloc(n * sizeof *a);
+    if (!a) {
+        fprintf(stderr, "bench_fewshot: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) a[i] = (float)((i * 2654435761u) & 1023) * 1e-4f - 0.05f;
+    return a;
+}
+
+static const int blas_in[4] = {1, 1, 1, 4}, blas_out[4] = {3, 1, 4, 1}; /* times C: qkv, proj, fc, fc_proj */
+
+static void blas_model_init(blas_model *b, int L, int C, int V, int max_rows)
+{
+    *b = (blas_model){L, C, V, malloc((size_t)L * 4 * sizeof(float *)), filled((size_t)V * C),
+                      filled((size_t)max_rows * 4 * C), filled((size_t)max_rows * 4 * C),
+                      filled((size_t)max_rows * V), max_rows};
+    for (int i = 0; i < 4 * L; i++) b->w[i] = filled((size_t)blas_in[i % 4] * C * blas_out[i % 4] * C);
+}
+
+static void blas_model_free(blas_model *b)
+{
+    for (int i = 0; i < 4 * b->L; i++) free(b->w[i]);
+    free(b->w), free(b->head), free(b->x), free(b->y), free(b->logits);
+}
+
+/* Seconds of the weight products of one evaluation of `rows` positions with `head_rows` of logits: the best of
+ * a few passes (the first pages everything in). */
+static double blas_eval_s(blas_model *b, int rows, int head_rows, int threads)
+{
+    double best = 1e30;
+    rows = rows < 1 ? 1 : rows > b->max_rows ? b->max_rows : rows;
+    for (int pass = 0; pass < 4; pass++) {
+        const double t0 = now();
+        for (int i = 0; i < 4 * b->L; i++) {
+            const int K = blas_in[i % 4] * b->C, N = blas_out[i % 4] * b->C;
+            frz_gemm_acc(CblasNoTrans, CblasNoTrans, rows, N, K, b->x, K, b->w[i], N, b->y, N, threads);
+        }
+        if (head_rows > 0)
+            frz_gemm_acc(CblasNoTrans, CblasTrans, head_rows, b->V, b->C, b->x, b->C, b->head, b->C, b->logits, b->V,
+                         threads);
+        const double t = now() - t0;
+        if (pass > 0 && t < best) best = t;
+    }
+    return best;
+}
+
+/* The cached and uncached runs' language-model work as weight products only: the speedup caching gives then. */
+static void print_blas_ceiling(const frz_fewshot_progress *cached, const frz_fewshot_progress *uncached,
+                               const frz_lm *lm, int threads)
+{
+    if (!cached->chunks_evaluated || !cached->query_evals || !uncached->chunks_evaluated) return;
+    const int support_rows = (int)((cached->support_positions + cached->chunks_evaluated / 2) / cached->chunks_evaluated);
+    const int query_rows = (int)((cached->query_positions + cached->query_evals / 2) / cached->query_evals);
+    const int queries = (int)((cached->scored + cached->query_evals / 2) / cached->query_evals);
+    const int decode_rows = cached->decode_evals
+                                ? (int)((cached->decode_rows + cached->decode_evals / 2) / cached->decode_evals)
+                                : 0;
+    int max_rows = support_rows > query_rows ? support_rows : query_rows;
+    blas_model b;
+    blas_model_init(&b, (int)frz_lm_get(lm, FRZ_LM_N_LAYER), (int)frz_lm_get(lm, FRZ_LM_N_EMBD),
+                    (int)frz_lm_get(lm, FRZ_LM_N_VOCAB), max_rows);
+    const double support = blas_eval_s(&b, support_rows, 0, threads);
+    const double query = blas_eval_s(&b, query_rows, queries, threads);
+    const double step = decode_rows ? blas_eval_s(&b, decode_rows, decode_rows, threads) : 0.0;
+    const double shared = (double)cached->query_evals * query + (double)cached->decode_evals * step;
+    const double c = (double)cached->chunks_evaluated * support + shared;
+    const double u = (double)uncached->chunks_evaluated * support + shared;
+    printf("%-36s products only (BLAS): %.2fx: supports %zu (uncached %zu) x %d positions %.1f ms, query evals %zu x %d "
+           "positions %.1f ms, decoding steps %zu x %d rows %.1f ms\n", "", u / c, cached->chunks_evaluated,
+           uncached->chunks_evaluated, support_rows, 1e3 * support, cached->query_evals, query_rows, 1e3 * query,
+           cached->decode_evals, decode_rows, 1e3 * step);
+    blas_model_free(&b);
+}
+
 typedef struct bench_ctx {
     frz_fewshot_params p;
     frz_vqa_set *val, *sup;
@@ -166,7 +262,8 @@ static void run_pair(bench_ctx *c, const char *name, int kind, size_t n_queries,
 {
     double wall[2] = {1e30, 1e30}, cpu[2] = {1e30, 1e30};
     char dirs[2][256];
-    size_t evaluated[2] = {0, 0}, reused[2] = {0, 0};
+    frz_fewshot_progress tally[2];
+    memset(tally, 0, sizeof tally);
     for (int round = 0; round < rounds; round++)
         for (int cached = 0; cached < 2; cached++) {
             snprintf(dirs[cached], sizeof dirs[cached], OUT "/report-%s-%s", name, cached ? "cached" : "uncached");
@@ -191,8 +288,7 @@ static void run_pair(bench_ctx *c, const char *name, int kind, size_t n_queries,
             const double w = now() - t0, u = cpu_now() - c0;
             if (w < wall[cached]) wall[cached] = w;
             if (u < cpu[cached]) cpu[cached] = u;
-            evaluated[cached] = last.chunks_evaluated;
-            reused[cached] = last.chunks_reused;
+            tally[cached] = last;
         }
     char a[300], b[300];
     snprintf(a, sizeof a, "%s/results.jsonl", dirs[0]);
@@ -200,8 +296,8 @@ static void run_pair(bench_ctx *c, const char *name, int kind, size_t n_queries,
     const double n = (double)n_queries;
     printf("%-36s %7zu %9.2f %9.2f %8.2fx %8.2f %8.2f %8.2fx %9s   support evals %zu (uncached %zu)\n", name,
            n_queries, n / wall[0], n / wall[1], wall[0] / wall[1], n / cpu[0], n / cpu[1], cpu[0] / cpu[1],
-           same_file(a, b) ? "yes" : "NO", evaluated[1], evaluated[0]);
-    (void)reused;
+           same_file(a, b) ? "yes" : "NO", tally[1].chunks_evaluated, tally[0].chunks_evaluated);
+    if (kind == 0) print_blas_ceiling(&tally[1], &tally[0], c->p.lm, c->p.n_threads);
     fflush(stdout);
 }
 

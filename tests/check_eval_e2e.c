@@ -560,6 +560,18 @@ START_TEST(test_binding_shared_support_cached)
     ck_assert_uint_eq(lc.last.chunks_evaluated, 1);
     ck_assert_uint_eq(lp.last.chunks_evaluated, 6);
     ck_assert_uint_eq(lp.last.chunks_reused, 0);
+    /* the tallies: the support's positions once (uncached six times), the six queries in one evaluation and their
+     * decoding in the same steps either way, each of the five image files (two shots, three queries) encoded once */
+    ck_assert_uint_gt(lc.last.support_positions, 0);
+    ck_assert_uint_eq(lp.last.support_positions, 6 * lc.last.support_positions);
+    ck_assert_uint_eq(lc.last.query_evals, 1);
+    ck_assert_uint_eq(lp.last.query_evals, 1);
+    ck_assert_uint_eq(lc.last.query_positions, lp.last.query_positions);
+    ck_assert_uint_ge(lc.last.query_positions, 6 * 3); /* an image and the question's tokens */
+    ck_assert_uint_eq(lc.last.decode_evals, lp.last.decode_evals);
+    ck_assert_uint_eq(lc.last.decode_rows, lp.last.decode_rows);
+    ck_assert_uint_eq(lc.last.images_encoded, 5);
+    ck_assert_uint_eq(lp.last.images_encoded, 5);
     ck_assert(same_file(cached, plain, "results.jsonl"));
     /* batches of four and two: the second reuses the support the first left in the cache */
     TEMP_DIR(small);

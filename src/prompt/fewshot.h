@@ -30,6 +30,10 @@ typedef struct frz_fewshot_progress {
     const char *task, *setting;
     int shots;             /* the cell of the latest example */
     size_t chunks_evaluated, chunks_reused; /* support chunks computed / taken from the cache */
+    size_t support_positions;  /* positions of the support chunks computed */
+    size_t query_evals, query_positions; /* batched evaluations of the queries, and their positions */
+    size_t decode_evals, decode_rows;    /* batched decoding steps after them, and the tokens they took in */
+    size_t images_encoded; /* image files encoded (each once while it stays in the memo of recent ones) */
     double elapsed_s;
 } frz_fewshot_progress;
 

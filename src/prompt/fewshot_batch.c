@@ -81,6 +81,7 @@ static frz_status eval_chunk(fs_runner *r, const pending *q, size_t c, int32_t s
     frz_status st = build_chunk(r, r->chunk, &q->segs, c ? q->ends[c - 1] : 0, q->ends[c], q->blind);
     if (st == FRZ_OK && frz_prompt_len(r->chunk) > 0) st = frz_prompt_eval(r->s, slot, r->chunk, FRZ_LOGITS_NONE);
     r->prog.chunks_evaluated++;
+    r->prog.support_positions += frz_prompt_len(r->chunk);
     return st;
 }
 
@@ -185,6 +186,8 @@ static frz_status decode(fs_runner *r, size_t k)
             r->row_of[i] = n_in++;
         }
         if (n_in == 0) return FRZ_OK;
+        r->prog.decode_evals++;
+        r->prog.decode_rows += n_in;
         frz_status st = frz_session_eval(r->s, r->inputs, n_in, FRZ_LOGITS_LAST);
         if (st) return st;
     }
@@ -239,7 +242,9 @@ static frz_status prefill(fs_runner *r, size_t k)
                           "than the context length %zu", held + pr->len, held, pr->len, held + pr->len - n_ctx, n_ctx);
         if (st) return frz_fail_prefix(st, "%s: ", q->what);
         r->inputs[i] = (frz_input){(int32_t)(i + 1), pr->len, pr->tokens, pr->embd};
+        r->prog.query_positions += pr->len;
     }
+    r->prog.query_evals++;
     return frz_session_eval(r->s, r->inputs, k, FRZ_LOGITS_LAST);
 }
 

@@ -204,6 +204,7 @@ frz_status fs_image_prefix(fs_runner *r, const char *path, int blind, const memo
     frz_status st = frz_prompt_set_int(r->enc, FRZ_PROMPT_OPT_BLIND, blind);
     if (st == FRZ_OK) st = frz_prompt_add_image_file(r->enc, path);
     if (st) return st;
+    r->prog.images_encoded++;
     const size_t n = frz_prompt_len(r->enc), D = (size_t)frz_lm_get(r->p.lm, FRZ_LM_N_EMBD);
     float *embd = frz_malloc(n * D * sizeof *embd, "image prefix memo");
     char *p = frz_strdup(path, "image path memo");
