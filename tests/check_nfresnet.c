@@ -248,6 +248,50 @@ START_TEST(test_conv_known_values)
 }
 END_TEST
 
+/* Large single images go tile by tile (whole output rows unfolded and multiplied by each thread, conv2d.c): the
+ * paper's stem at 224 pixels and a first-stage 3x3 conv at 56, against a double-precision loop, on 1 to 3
+ * threads (whose row shares differ), and a batch of two equal to each image alone. */
+static void check_conv_forward_naive(int B, int C, int H, int W, int OC, int k, int stride, int pad, uint64_t seed)
+{
+    frz_conv_shape s;
+    ck_assert(frz_conv_shape_init(&s, B, C, H, W, OC, k, stride, pad));
+    frz_blas_set_threads(1);
+    const size_t n_in = (size_t)B * C * H * W, n_out = (size_t)B * OC * s.OH * s.OW, n_w = (size_t)OC * C * k * k;
+    float *inp = random_f(n_in, seed, -1, 1), *w = random_f(n_w, seed + 1, -1, 1);
+    float *bias = random_f((size_t)OC, seed + 2, -1, 1), *out = alloc_f(n_out), *want = alloc_f(n_out);
+    float *col = alloc_f(frz_conv_scratch_size(&s));
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < OC; o++)
+            for (int oh = 0; oh < s.OH; oh++)
+                for (int ow = 0; ow < s.OW; ow++) {
+                    double acc = bias[o];
+                    for (int c = 0; c < C; c++)
+                        for (int ki = 0; ki < k; ki++)
+                            for (int kj = 0; kj < k; kj++) {
+                                int ih = oh * stride - pad + ki, iw = ow * stride - pad + kj;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                acc += (double)w[((size_t)o * C + c) * k * k + ki * k + kj] *
+                                       inp[(((size_t)b * C + c) * H + ih) * W + iw];
+                            }
+                    want[(((size_t)b * OC + o) * s.OH + oh) * s.OW + ow] = (float)acc;
+                }
+    for (int nt = 1; nt <= 3; nt++) {
+        memset(out, 0, n_out * sizeof *out);
+        frz_conv_forward(&s, out, inp, w, bias, col, nt);
+        ck_assert_msg(rel_err(out, want, n_out) <= 1e-5, "%dx%d conv on %dx%d, %d threads: off by %g", k, k, H, W,
+                      nt, rel_err(out, want, n_out));
+    }
+    free(inp); free(w); free(bias); free(out); free(want); free(col);
+}
+
+START_TEST(test_conv_forward_tiled)
+{
+    check_conv_forward_naive(1, 3, 224, 224, 16, 7, 2, 3, 51);  /* the stem of a width-0.25 net */
+    check_conv_forward_naive(2, 16, 56, 56, 16, 3, 1, 1, 52);   /* a first-stage conv2, two images */
+    check_conv_forward_naive(1, 8, 40, 37, 5, 3, 2, 1, 53);     /* too small to tile: the whole-image path */
+}
+END_TEST
+
 /* ---- relu, pools ------------------------------------------------------------------------------------------- */
 
 typedef struct unary_case {
@@ -904,6 +948,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_fd_conv_1x1_direct);
     tcase_add_test(tc, test_fd_conv_7x7_stem);
     tcase_add_test(tc, test_conv_known_values);
+    tcase_add_test(tc, test_conv_forward_tiled);
     tcase_add_test(tc, test_fd_relu);
     tcase_add_test(tc, test_fd_maxpool);
     tcase_add_test(tc, test_maxpool_known_values);

@@ -76,10 +76,10 @@ static void valid_cols(const frz_conv_shape *s, int kj, int *lo, int *hi)
     if (*hi < *lo) *hi = *lo;
 }
 
-/* Rows [r0, r1) of one image's unfolding into col (rows ld floats apart): row (c, ki, kj) holds
- * inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. */
-static void im2col_rows(float *col, size_t ld, const float *inp /* (C,H,W) */, const frz_conv_shape *s, int r0,
-                        int r1)
+/* Rows [r0, r1) of one image's unfolding into col (rows ld floats apart), for the output rows [oh0, oh1): row
+ * (c, ki, kj) holds inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. */
+static void im2col_tile(float *col, size_t ld, const float *inp /* (C,H,W) */, const frz_conv_shape *s, int r0,
+                        int r1, int oh0, int oh1)
 {
     const int k = s->k, st = s->stride;
     for (int row = r0; row < r1; row++) {
@@ -87,13 +87,13 @@ static void im2col_rows(float *col, size_t ld, const float *inp /* (C,H,W) */, c
         const float *plane = inp + (size_t)c * s->H * s->W;
         float *dst = col + (size_t)row * ld;
         if (is_direct(s)) {
-            memcpy(dst, plane, (size_t)s->H * s->W * sizeof *dst);
+            memcpy(dst, plane + (size_t)oh0 * s->W, (size_t)(oh1 - oh0) * s->W * sizeof *dst);
             continue;
         }
         valid_cols(s, kj, &lo, &hi);
-        for (int oh = 0; oh < s->OH; oh++) {
+        for (int oh = oh0; oh < oh1; oh++) {
             int ih = oh * st - s->pad + ki;
-            float *d = dst + (size_t)oh * s->OW;
+            float *d = dst + (size_t)(oh - oh0) * s->OW;
             if (ih < 0 || ih >= s->H) {
                 memset(d, 0, (size_t)s->OW * sizeof *d);
                 continue;
@@ -108,6 +108,12 @@ static void im2col_rows(float *col, size_t ld, const float *inp /* (C,H,W) */, c
             memset(d + hi, 0, (size_t)(s->OW - hi) * sizeof *d);
         }
     }
+}
+
+/* Rows [r0, r1) of the whole unfolding. */
+static void im2col_rows(float *col, size_t ld, const float *inp, const frz_conv_shape *s, int r0, int r1)
+{
+    im2col_tile(col, ld, inp, s, r0, r1, 0, s->OH);
 }
 
 /* The adjoint of im2col_rows for channels [c0, c1): dinp += folded dcol (rows ld floats apart). */
@@ -132,11 +138,54 @@ static void col2im_add(float *dinp /* (C,H,W) */, const float *dcol, size_t ld, 
     }
 }
 
+/* Floats of col a thread unfolds at a time in the tiled forward: it stays in the core's L2 cache while sgemm
+ * packs and multiplies it. */
+#define TILE_FLOATS (1u << 16)
+
+/* Output rows per tile when a lone image's forward goes tile by tile, else 0: where one image's col is much larger
+ * than a cache (the stem and the first stage at 224 pixels), unfolding it whole and then having sgemm pack it
+ * streams it through memory twice; tiles of whole output rows, each thread unfolding and multiplying its own, stay
+ * in cache (the scratch, C k k x OH OW floats, holds one tile per thread). */
+static int tile_rows(const frz_conv_shape *s, int n_threads)
+{
+    const size_t row = (size_t)s->C * s->k * s->k * s->OW, all = row * s->OH;
+    if (is_direct(s) || row > TILE_FLOATS || all < 4 * (size_t)n_threads * TILE_FLOATS) return 0;
+    return (int)(TILE_FLOATS / row);
+}
+
+/* One image, tile by tile (tile_rows): each thread takes whole output rows, unfolds them into its own part of
+ * scratch and multiplies them onto the bias. */
+static void conv_forward_tiled(const frz_conv_shape *s, float *y, const float *x, const float *w,
+                               const float *bias, float *scratch, int rows, int n_threads)
+{
+    const int OHW = s->OH * s->OW, CKK = s->C * s->k * s->k;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int lo, hi;
+        my_share(s->OH, &lo, &hi);
+        float *col = scratch + (size_t)omp_get_thread_num() * TILE_FLOATS;
+        for (int oh0 = lo; oh0 < hi; oh0 += rows) {
+            const int oh1 = FRZ_MIN(hi, oh0 + rows), n = (oh1 - oh0) * s->OW;
+            im2col_tile(col, (size_t)n, x, s, 0, CKK, oh0, oh1);
+            for (int o = 0; o < s->OC; o++)
+                for (int p = 0; p < n; p++) y[(size_t)o * OHW + (size_t)oh0 * s->OW + p] = bias[o];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OC, n, CKK, 1.0f, w, CKK, col, n, 1.0f,
+                        y + (size_t)oh0 * s->OW, OHW);
+        }
+    }
+}
+
 void frz_conv_forward(const frz_conv_shape *s, float *out, const float *inp, const float *w, const float *bias,
                       float *scratch, int n_threads)
 {
     const int OHW = s->OH * s->OW, KK = s->k * s->k, CKK = s->C * KK, G = group_size(s);
     const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * OHW;
+    const int rows = G == 1 ? tile_rows(s, n_threads) : 0;
+    if (rows > 0) {
+        for (int b = 0; b < s->B; b++)
+            conv_forward_tiled(s, out + b * out_img, inp + b * in_img, w, bias, scratch, rows, n_threads);
+        return;
+    }
     for (int b0 = 0; b0 < s->B; b0 += G) {
         const int g = FRZ_MIN(G, s->B - b0), N = g * OHW;
         const float *x = inp + b0 * in_img;
