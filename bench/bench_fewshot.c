@@ -34,7 +34,7 @@
  * Run (from the repository root): bench/out/bench_fewshot [threads] [queries per support set] [support sets]
  */
 #include "api/api.h"
-#include "math/blas.h"
+#include "lm_products.h"
 #include "prompt/fewshot.h"
 #include "vision/layers.h"
 #include "vision/nfresnet_internal.h"
@@ -163,62 +163,6 @@ static void write_vqa(int n)
 
 /* ---- the BLAS-only ceiling ----------------------------------------------------------------------------------- */
 
-/* Random matrices of the model's shapes: per layer the four GPT-2 weight matrices (Conv1D [in, out]), then the
- * tied head [V, C]; x and y hold activations for up to max_rows rows. */
-typedef struct blas_model {
-    int L, C, V;
-    float **w, *head, *x, *y, *logits;
-    int max_rows;
-} blas_model;
-
-static float *filled(size_t n)
-{
-    float *a = malloc(n * sizeof *a);
-    if (!a) {
-        fprintf(stderr, "bench_fewshot: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) a[i] = (float)((i * 2654435761u) & 1023) * 1e-4f - 0.05f;
-    return a;
-}
-
-static const int blas_in[4] = {1, 1, 1, 4}, blas_out[4] = {3, 1, 4, 1}; /* times C: qkv, proj, fc, fc_proj */
-
-static void blas_model_init(blas_model *b, int L, int C, int V, int max_rows)
-{
-    *b = (blas_model){L, C, V, malloc((size_t)L * 4 * sizeof(float *)), filled((size_t)V * C),
-                      filled((size_t)max_rows * 4 * C), filled((size_t)max_rows * 4 * C),
-                      filled((size_t)max_rows * V), max_rows};
-    for (int i = 0; i < 4 * L; i++) b->w[i] = filled((size_t)blas_in[i % 4] * C * blas_out[i % 4] * C);
-}
-
-static void blas_model_free(blas_model *b)
-{
-    for (int i = 0; i < 4 * b->L; i++) free(b->w[i]);
-    free(b->w), free(b->head), free(b->x), free(b->y), free(b->logits);
-}
-
-/* Seconds of the weight products of one evaluation of `rows` positions with `head_rows` of logits: the best of
- * a few passes (the first pages everything in). */
-static double blas_eval_s(blas_model *b, int rows, int head_rows, int threads)
-{
-    double best = 1e30;
-    rows = rows < 1 ? 1 : rows > b->max_rows ? b->max_rows : rows;
-    for (int pass = 0; pass < 4; pass++) {
-        const double t0 = now();
-        for (int i = 0; i < 4 * b->L; i++) {
-            const int K = blas_in[i % 4] * b->C, N = blas_out[i % 4] * b->C;
-            frz_gemm_acc(CblasNoTrans, CblasNoTrans, rows, N, K, b->x, K, b->w[i], N, b->y, N, threads);
-        }
-        if (head_rows > 0)
-            frz_gemm_acc(CblasNoTrans, CblasTrans, head_rows, b->V, b->C, b->x, b->C, b->head, b->C, b->logits, b->V,
-                         threads);
-        const double t = now() - t0;
-        if (pass > 0 && t < best) best = t;
-    }
-    return best;
-}
-
 /* Seconds of the conv products of one image's encode (each conv as one product, weights x unfolded input, through
  * frz_gemm_acc): the encoder's BLAS work, without unfolding, pooling or activations. */
 static double encoder_products_s(const frz_vision *v, int threads)
@@ -250,7 +194,7 @@ static double encoder_products_s(const frz_vision *v, int threads)
         if (ckk * N[i] > max_col) max_col = ckk * N[i];
         if ((size_t)conv[i]->oc * N[i] > max_out) max_out = (size_t)conv[i]->oc * N[i];
     }
-    float *w = filled(max_w), *col = filled(max_col), *out = filled(max_out);
+    float *w = lm_products_filled(max_w), *col = lm_products_filled(max_col), *out = lm_products_filled(max_out);
     double best = 1e30;
     for (int pass = 0; pass < 6; pass++) {
         const double t0 = now();
@@ -276,13 +220,13 @@ static void print_blas_ceiling(const frz_fewshot_progress *cached, const frz_few
     const int decode_rows = cached->decode_evals
                                 ? (int)((cached->decode_rows + cached->decode_evals / 2) / cached->decode_evals)
                                 : 0;
-    int max_rows = support_rows > query_rows ? support_rows : query_rows;
-    blas_model b;
-    blas_model_init(&b, (int)frz_lm_get(lm, FRZ_LM_N_LAYER), (int)frz_lm_get(lm, FRZ_LM_N_EMBD),
-                    (int)frz_lm_get(lm, FRZ_LM_N_VOCAB), max_rows);
-    const double support = blas_eval_s(&b, support_rows, 0, threads);
-    const double query = blas_eval_s(&b, query_rows, queries, threads);
-    const double step = decode_rows ? blas_eval_s(&b, decode_rows, decode_rows, threads) : 0.0;
+    const int max_rows = support_rows > query_rows ? support_rows : query_rows;
+    lm_products b;
+    lm_products_init(&b, (int)frz_lm_get(lm, FRZ_LM_N_LAYER), (int)frz_lm_get(lm, FRZ_LM_N_EMBD),
+                     (int)frz_lm_get(lm, FRZ_LM_N_VOCAB), max_rows);
+    const double support = lm_products_eval_s(&b, support_rows, 0, threads, 3);
+    const double query = lm_products_eval_s(&b, query_rows, queries, threads, 3);
+    const double step = decode_rows ? lm_products_eval_s(&b, decode_rows, decode_rows, threads, 3) : 0.0;
     const double shared = (double)cached->query_evals * query + (double)cached->decode_evals * step;
     const double c = (double)cached->chunks_evaluated * support + shared;
     const double u = (double)uncached->chunks_evaluated * support + shared;
@@ -290,7 +234,7 @@ static void print_blas_ceiling(const frz_fewshot_progress *cached, const frz_few
            "positions %.1f ms, decoding steps %zu x %d rows %.1f ms\n", "", u / c, cached->chunks_evaluated,
            uncached->chunks_evaluated, support_rows, 1e3 * support, cached->query_evals, query_rows, 1e3 * query,
            cached->decode_evals, decode_rows, 1e3 * step);
-    blas_model_free(&b);
+    lm_products_free(&b);
     /* each query's own image too: the same work in both modes, so it lowers the ratio */
     const double image = encoder_products_s(v, threads), images = (double)cached->images_encoded * image;
     printf("%-36s with the images' conv products (%zu images x %.2f ms): %.2fx\n", "", cached->images_encoded,
