@@ -141,6 +141,23 @@ int cmd_ask(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenizer_train(int argc, char **argv);
 
+/* ---- step progress of train and pretrain (progress.c) ------------------------------------------------------- */
+typedef struct cli_step_bar {
+    int tty;              /* stderr is a terminal: one line redrawn in place */
+    int open;             /* that line is on the screen without its newline */
+    int started;
+    int64_t first_step;   /* the step before the first one this process saw (for the ETA) */
+} cli_step_bar;
+
+void cli_step_bar_init(cli_step_bar *b);
+/* The time left at `step` of `total` after elapsed_s seconds, into buf ("m:ss", "h:mm:ss" or "?"). */
+void cli_step_bar_eta(cli_step_bar *b, int64_t step, int64_t total, double elapsed_s, char *buf, size_t cap);
+/* One update: on a terminal "[####....] text" redrawn in place (kept on the screen with a newline when keep);
+ * otherwise text on a line of its own. */
+void cli_step_bar_print(cli_step_bar *b, int64_t step, int64_t total, const char *text, int keep);
+/* Ends a line left open on the terminal. */
+void cli_step_bar_end(cli_step_bar *b);
+
 /* Ctrl-C: the first SIGINT sets a flag that the library's abort callbacks poll (cli_abort_requested), so the
  * running command finishes its current unit of work (a token, a step, an example) and stops cleanly. With
  * second_kills, a second Ctrl-C ends the process at once (the default action). */

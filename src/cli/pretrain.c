@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const cli_option options[] = {
     {"data", 'd', 1},     {"tokenizer", 0, 1},    {"out", 'o', 1},         {"init", 0, 1},
@@ -130,51 +129,24 @@ static int on_option(void *ctx, size_t index, const char *value)
 
 /* ---- progress ------------------------------------------------------------------------------------------------ */
 
-typedef struct bar {
-    int tty;
-    int open;  /* a \r-updated line is on the terminal without its newline */
-} bar;
-
-static void fmt_duration(char *buf, size_t cap, double s)
-{
-    if (!(s >= 0) || s > 1e8) {
-        snprintf(buf, cap, "?");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
-}
-
 static void on_progress(const frz_pretrain_progress *pr, void *user_data)
 {
-    bar *b = user_data;
-    double eta = pr->step > 0 ? pr->elapsed_s / (double)pr->step * (double)(pr->total_steps - pr->step) : -1;
-    char eta_s[32], val_s[48] = "";
-    fmt_duration(eta_s, sizeof eta_s, eta);
-    if (pr->val_loss > 0) snprintf(val_s, sizeof val_s, " val_loss %.4f", pr->val_loss);
-    if (b->tty) {
-        const int width = 24;
-        int filled = pr->total_steps > 0 ? (int)((double)pr->step / (double)pr->total_steps * width) : 0;
-        char cells[32];
-        for (int i = 0; i < width; i++) cells[i] = i < filled ? '#' : '.';
-        cells[width] = '\0';
-        fprintf(stderr, "\r[%s] step %lld/%lld epoch %d loss %.4f%s lr %.2e %.0f tok/s ETA %s\033[K", cells,
-                (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s,
-                (double)pr->lr, pr->tokens_per_s, eta_s);
-        b->open = 1;
-        if (pr->val_loss > 0) { /* validation lines stay on the screen */
-            fputc('\n', stderr);
-            b->open = 0;
-        }
-    } else {
-        const int64_t every = pr->total_steps >= 100 ? pr->total_steps / 100 : 1;
-        if (pr->val_loss > 0 || pr->step % every == 0 || pr->step == pr->total_steps)
-            fprintf(stderr, "step %lld/%lld epoch %d loss %.6f%s lr %.3e tokens/s %.0f eta %s\n",
-                    (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s,
-                    (double)pr->lr, pr->tokens_per_s, eta_s);
-    }
-    fflush(stderr);
+    cli_step_bar *b = user_data;
+    char eta[32], val[48] = "", line[256];
+    cli_step_bar_eta(b, pr->step, pr->total_steps, pr->elapsed_s, eta, sizeof eta);
+    const int64_t every = pr->total_steps >= 100 ? pr->total_steps / 100 : 1;
+    if (!b->tty && !(pr->val_loss > 0 || pr->step % every == 0 || pr->step == pr->total_steps))
+        return; /* plain output: a line per validation and per 1% of the run */
+    if (pr->val_loss > 0) snprintf(val, sizeof val, " val_loss %.4f", pr->val_loss);
+    if (b->tty)
+        snprintf(line, sizeof line, "step %lld/%lld epoch %d loss %.4f%s lr %.2e %.0f tok/s ETA %s",
+                 (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val,
+                 (double)pr->lr, pr->tokens_per_s, eta);
+    else
+        snprintf(line, sizeof line, "step %lld/%lld epoch %d loss %.6f%s lr %.3e tokens/s %.0f eta %s",
+                 (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val,
+                 (double)pr->lr, pr->tokens_per_s, eta);
+    cli_step_bar_print(b, pr->step, pr->total_steps, line, pr->val_loss > 0); /* validation lines stay */
 }
 
 /* ---- the command --------------------------------------------------------------------------------------------- */
@@ -218,7 +190,8 @@ static int run(args *a)
     if (advice) fprintf(stderr, "frozen: warning: %s\n", advice);
     frz_lm *lm = NULL;
     frz_pretrain *t = NULL;
-    bar b = {isatty(STDERR_FILENO), 0};
+    cli_step_bar b;
+    cli_step_bar_init(&b);
     a->p.progress = on_progress;
     a->p.progress_data = &b;
     a->p.abort = cli_abort_requested;
@@ -237,7 +210,7 @@ static int run(args *a)
                 "samples cut to the context\n", (long long)pr.n_train, (long long)pr.n_tokens, (long long)pr.n_val,
                 (long long)pr.total_steps, (long long)pr.n_truncated);
         st = frz_pretrain_run(t);
-        if (b.open) fputc('\n', stderr);
+        cli_step_bar_end(&b);
         frz_pretrain_get_progress(t, &pr);
         if (st == FRZ_ERR_CANCELLED && cli_interrupted()) {
             fprintf(stderr, "frozen: interrupted after step %lld; the model is saved in %s\n", (long long)pr.step,

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const cli_option options[] = {
     {"lm", 'm', 1},          {"data", 'd', 1},         {"out", 'o', 1},          {"vision", 0, 1},
@@ -139,58 +138,20 @@ static int on_option(void *ctx, size_t index, const char *value)
 
 /* ---- progress ------------------------------------------------------------------------------------------------ */
 
-typedef struct bar {
-    int tty;              /* stderr is a terminal: one \r-updated line */
-    int64_t first_step;   /* the step this process started at (for the ETA) */
-    int started;
-    int open;             /* a \r-updated line is on the terminal without its newline */
-} bar;
-
-static void fmt_duration(char *buf, size_t cap, double s)
-{
-    if (!(s >= 0) || s > 1e8) {
-        snprintf(buf, cap, "?");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
-}
-
 static void on_progress(const frz_train_progress *pr, void *user_data)
 {
-    bar *b = user_data;
-    if (!b->started) {
-        b->first_step = pr->step - 1;
-        b->started = 1;
-    }
-    int64_t done = pr->step - b->first_step;
-    double eta = done > 0 ? pr->elapsed_s / (double)done * (double)(pr->total_steps - pr->step) : -1;
-    char eta_s[32], val_s[48] = "";
-    fmt_duration(eta_s, sizeof eta_s, eta);
-    if (pr->val_ppl > 0) snprintf(val_s, sizeof val_s, " val_ppl %.4g", pr->val_ppl);
-    if (b->tty) {
-        const int width = 24;
-        int filled = pr->total_steps > 0 ? (int)((double)pr->step / (double)pr->total_steps * width) : 0;
-        char cells[32];
-        for (int i = 0; i < width; i++) cells[i] = i < filled ? '#' : '.';
-        cells[width] = '\0';
-        fprintf(stderr, "\r[%s] step %lld/%lld epoch %d loss %.4f%s %.1f img/s ETA %s\033[K", cells,
-                (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s,
-                pr->images_per_s, eta_s);
-        b->open = 1;
-        if (pr->val_ppl > 0) { /* validation lines stay on the screen */
-            fputc('\n', stderr);
-            b->open = 0;
-        }
-    } else {
-        fprintf(stderr, "step %lld/%lld epoch %d loss %.6f%s images/s %.2f skipped %lld eta %s\n", (long long)pr->step,
-                (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val_s, pr->images_per_s,
-                (long long)pr->skipped_images, eta_s);
-    }
-    fflush(stderr);
+    cli_step_bar *b = user_data;
+    char eta[32], val[48] = "", line[256];
+    cli_step_bar_eta(b, pr->step, pr->total_steps, pr->elapsed_s, eta, sizeof eta);
+    if (pr->val_ppl > 0) snprintf(val, sizeof val, " val_ppl %.4g", pr->val_ppl);
+    if (b->tty)
+        snprintf(line, sizeof line, "step %lld/%lld epoch %d loss %.4f%s %.1f img/s ETA %s", (long long)pr->step,
+                 (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val, pr->images_per_s, eta);
+    else
+        snprintf(line, sizeof line, "step %lld/%lld epoch %d loss %.6f%s images/s %.2f skipped %lld eta %s",
+                 (long long)pr->step, (long long)pr->total_steps, (int)pr->epoch, (double)pr->loss, val,
+                 pr->images_per_s, (long long)pr->skipped_images, eta);
+    cli_step_bar_print(b, pr->step, pr->total_steps, line, pr->val_ppl > 0); /* validation lines stay */
 }
 
 /* ---- the command --------------------------------------------------------------------------------------------- */
@@ -202,7 +163,8 @@ static int run(args *a)
     frz_lm *lm = NULL;
     frz_train *t = NULL;
     int rc = cli_load_lm(a->lm, &lm);
-    bar b = {isatty(STDERR_FILENO), 0, 0, 0};
+    cli_step_bar b;
+    cli_step_bar_init(&b);
     a->p.progress = on_progress;
     a->p.progress_data = &b;
     a->p.abort = cli_abort_requested;
@@ -216,7 +178,7 @@ static int run(args *a)
                 (long long)pr.n_train, (long long)pr.n_val, (long long)pr.total_steps, (long long)pr.steps_per_epoch,
                 pr.step > 0 ? ", resuming" : "");
         st = frz_train_run(t);
-        if (b.open) fputc('\n', stderr);
+        cli_step_bar_end(&b);
         frz_train_get_progress(t, &pr);
         if (st == FRZ_ERR_CANCELLED && cli_interrupted()) {
             fprintf(stderr, "frozen: interrupted after step %lld; checkpoint written; continue with --resume\n",
