@@ -162,7 +162,7 @@ START_TEST(checkpoint_load_errors)
     ck_assert_ptr_null(b.proj);
     ASSERT_MSG_HAS("frozen.train.step");
     /* A vision file has the encoder but neither the projector nor the state. */
-    frz_vision v = {a.enc, 64};
+    frz_vision v = {a.enc, 64, NULL}; /* saved only: no working memory */
     p = path_in(dir, "vision.safetensors");
     ck_assert_int_eq(frz_vision_save(&v, p), FRZ_OK);
     ck_assert_int_eq(frz_ckpt_load(p, &b.enc, &size, &b.proj, &b.mom, &b.s), FRZ_ERR_FORMAT);
