@@ -25,5 +25,5 @@ set -x
 bin/frozen tokenizer-train --data "$WORK/lm/corpus.txt" --out "$OUT" --vocab-size 4096 --tab-segments \
     --threads "$THREADS"
 bin/frozen pretrain --data "$WORK/lm/corpus.txt" --tokenizer "$OUT" --out "$OUT" --layers 4 --heads 4 --width 128 \
-    --context 256 --steps 6000 --batch 32 --lr 1e-3 --warmup 100 --tab-segments --no-shuffle --val-fraction 0.002 \
+    --context 512 --steps 6000 --batch 32 --lr 1e-3 --warmup 100 --tab-segments --no-shuffle --val-fraction 0.002 \
     --val-every 500 --seed 1 --threads "$THREADS"

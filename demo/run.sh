@@ -41,7 +41,7 @@ BUDGET=${BUDGET:-600}            # seconds: the demo's promise on 2 cores
 VISION=${VISION:-tiny}           # encoder: tiny NF-ResNet (2,1,1,2)
 WIDTH=${WIDTH:-0.5}              # its channel width factor (0.25 sees colour but hardly shape)
 IMAGE_SIZE=${IMAGE_SIZE:-32}     # images resized to 32 x 32
-PREFIX=${PREFIX:-2}              # visual prefix tokens (the paper's best)
+PREFIX=${PREFIX:-7}              # visual prefix tokens: a scene caption's length (the paper: 2; docs/demo-run.md)
 LR=${LR:-1e-3}                   # Adam (the paper: 3e-4 over far more steps)
 VAL_FRACTION=${VAL_FRACTION:-0.02}
 # Every answer in the world is one word that the demo LM's tokenizer holds as one token. The prompts put the next

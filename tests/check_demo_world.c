@@ -229,6 +229,24 @@ static int parse_fashion(const char *s)
     return -1;
 }
 
+/* A clothing item's description before a knowledge question: "a boot", "a gray boot", "a large gray boot", "a boot
+ * in the middle" or "a large gray boot in the middle": the class, or -1. *form receives which. */
+static int parse_clothing_description(const char *s, int *form)
+{
+    static const char *const forms[5] = {"a %s", "a gray %s", "a large gray %s", "a %s in the middle",
+                                         "a large gray %s in the middle"};
+    char buf[96];
+    for (int f = 0; f < 5; f++)
+        for (int i = 0; i < 10; i++) {
+            snprintf(buf, sizeof buf, forms[f], CLASS[i]);
+            if (strcmp(buf, s) == 0) {
+                *form = f;
+                return i;
+            }
+        }
+    return -1;
+}
+
 static const char *answer_of(const caption *c, int q)
 {
     return q == 0 ? COLOUR[c->colour] : q == 1 ? SHAPE[c->shape] : q == 2 ? SIZE[c->size] : POS_WORD[c->pos];
@@ -782,6 +800,8 @@ START_TEST(test_world_corpus)
     ck_assert_str_eq(json_string_value(json_object_get(sandal, "worn on")), "feet");
     ck_assert_str_eq(json_string_value(json_object_get(sandal, "used for")), "summer");
     size_t len = 0, lines = 0, kinds[7] = {0}, easy = 0;
+    unsigned forms_seen = 0; /* the knowledge kind's description forms */
+    int form = 0;
     char *text = read_file_or_fail(path_in(world_a, "lm/corpus.txt"), &len);
     ck_assert(len > 0 && text[len - 1] == '\n');
     size_t n_easy = (size_t)json_integer_value(json_object_get(json_object_get(meta, "corpus"), "easy_lines"));
@@ -813,7 +833,8 @@ START_TEST(test_world_corpus)
             }
         } else if (n == 2 && strcmp(seg[0], seg[1]) == 0 && (parse_caption(seg[0], &c) || parse_fashion(seg[0]) >= 0)) {
             kind = 6; /* repeat: a caption twice */
-        } else if (n == 2 && (f = parse_fashion(seg[0])) >= 0) { /* knowledge */
+        } else if (n == 2 && (f = parse_clothing_description(seg[0], &form)) >= 0) { /* knowledge */
+            forms_seen |= 1u << form;
             int q = parse_qa(seg[1], KQUESTION, 3, &answer);
             ck_assert_int_ge(q, 0);
             const char *key[3] = {"made of", "worn on", "used for"};
@@ -837,6 +858,7 @@ START_TEST(test_world_corpus)
     }
     ck_assert_uint_eq(lines, 600);
     for (int k = 0; k < 7; k++) ck_assert_msg(kinds[k] > 0, "no line of kind %d", k);
+    ck_assert_msg(forms_seen == 0x1f, "knowledge descriptions: forms seen 0x%x, want all five", forms_seen);
     ck_assert_uint_lt(easy, lines - n_easy); /* the hard kinds appear after the easy part */
     free(text);
     json_decref(meta);
