@@ -423,17 +423,34 @@ static void strip(const char *s, char *out, size_t cap)
     while (n && (out[n - 1] == ' ' || out[n - 1] == '\t')) out[--n] = '\0';
 }
 
+/* The fixture episodes (tests/fixtures/eval/episodes/episodes.jsonl, loaded into *set) through the binding driver
+ * with b's settings, the first `limit` of them (0: all), reported into out: the report's lines, *n of them. */
+static json_t **run_fixture_episodes(const char *out, frz_bind_set **set, frz_fewshot_binding b, size_t limit,
+                                     size_t *n)
+{
+    ok(frz_bind_load(EVAL("episodes/episodes.jsonl"), set), "episodes");
+    progress_log log = {0};
+    frz_fewshot_params p = params(out, &log);
+    p.limit = limit;
+    b.set = *set;
+    ok(frz_fewshot_run_binding(&p, &b), "run");
+    return read_lines(out, n);
+}
+
+/* The path of a fixture episode image (tests/fixtures/eval/episodes/img/NAME). */
+static void episode_image(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s", fixture_path("eval/episodes/img/"));
+    strncat(buf, name, cap - strlen(buf) - 1);
+}
+
 START_TEST(test_binding_answers_checked)
 {
     frz_bind_set *set = NULL;
-    ok(frz_bind_load(EVAL("episodes/episodes.jsonl"), &set), "episodes");
-    TEMP_DIR(out);
-    progress_log log = {0};
-    frz_fewshot_params p = params(out, &log);
-    frz_fewshot_binding b = {set, NULL, 2, -1, NULL, NULL, NULL}; /* task induction off and on */
-    ok(frz_fewshot_run_binding(&p, &b), "run");
     size_t n;
-    json_t **lines = read_lines(out, &n);
+    TEMP_DIR(out);
+    frz_fewshot_binding b = {NULL, NULL, 2, -1, NULL, NULL, NULL}; /* task induction off and on */
+    json_t **lines = run_fixture_episodes(out, &set, b, 0, &n);
     ck_assert_uint_eq(n, 2 * 3);
     /* the episodes as the fixture file states them (tests/fixtures/eval/episodes/episodes.jsonl) */
     static const struct {
@@ -456,15 +473,13 @@ START_TEST(test_binding_answers_checked)
             for (int r = 0; r <= eps[e].repeats; r++)
                 for (int k = 0; k < eps[e].n_support; k++) {
                     char path[4096];
-                    snprintf(path, sizeof path, "%s", fixture_path("eval/episodes/img/"));
-                    strncat(path, eps[e].support[k][0], sizeof path - strlen(path) - 1);
+                    episode_image(path, sizeof path, eps[e].support[k][0]);
                     add_image(it, &ni, path);
                     add_text(it, &ni, "This is a %s.%s", eps[e].support[k][1], "");
                 }
             const size_t support_end = ni;
             char qpath[4096];
-            snprintf(qpath, sizeof qpath, "%s", fixture_path("eval/episodes/img/"));
-            strncat(qpath, eps[e].query, sizeof qpath - strlen(qpath) - 1);
+            episode_image(qpath, sizeof qpath, eps[e].query);
             add_image(it, &ni, qpath);
             add_text(it, &ni, "Question: %s Answer:%s", eps[e].question ? eps[e].question : "What is this?", "");
             const size_t ends[2] = {support_end, ni};
@@ -634,22 +649,17 @@ END_TEST
 START_TEST(test_binding_templates)
 {
     frz_bind_set *set = NULL;
-    ok(frz_bind_load(EVAL("episodes/episodes.jsonl"), &set), "episodes");
-    TEMP_DIR(out);
-    progress_log log = {0};
-    frz_fewshot_params p = params(out, &log);
-    p.limit = 1; /* ep1: dax1 (dax), blicket1 (blicket); query1 */
-    frz_fewshot_binding b = {set, NULL, 1, -1, " {name}.", "", "Names: {names}."};
-    ok(frz_fewshot_run_binding(&p, &b), "run");
     size_t n;
-    json_t **lines = read_lines(out, &n);
+    TEMP_DIR(out);
+    frz_fewshot_binding b = {NULL, NULL, 1, -1, " {name}.", "", "Names: {names}."};
+    json_t **lines = run_fixture_episodes(out, &set, b, 1, &n); /* ep1: dax1 (dax), blicket1 (blicket); query1 */
     ck_assert_uint_eq(n, 1);
     item it[8];
     size_t ni = 0;
     char dax[4096], blicket[4096], query[4096];
-    snprintf(dax, sizeof dax, "%s", fixture_path("eval/episodes/img/dax1.jpg"));
-    snprintf(blicket, sizeof blicket, "%s", fixture_path("eval/episodes/img/blicket1.jpg"));
-    snprintf(query, sizeof query, "%s", fixture_path("eval/episodes/img/query1.jpg"));
+    episode_image(dax, sizeof dax, "dax1.jpg");
+    episode_image(blicket, sizeof blicket, "blicket1.jpg");
+    episode_image(query, sizeof query, "query1.jpg");
     add_text(it, &ni, "Names: %s.%s", "dax or blicket", "");
     add_image(it, &ni, dax);
     add_text(it, &ni, " %s.%s", "dax", "");
@@ -736,8 +746,8 @@ START_TEST(test_cli_eval_and_ask)
 
     /* ask: the text printed is the greedy continuation computed by hand */
     char prompt[9000], p1[4200], pq[4200];
-    snprintf(p1, sizeof p1, "%s", fixture_path("eval/episodes/img/dax1.jpg"));
-    snprintf(pq, sizeof pq, "%s", fixture_path("eval/episodes/img/query1.jpg"));
+    episode_image(p1, sizeof p1, "dax1.jpg");
+    episode_image(pq, sizeof pq, "query1.jpg");
     snprintf(prompt, sizeof prompt, "<img:%s>This is a dax.<img:%s>Question: What is this? Answer:", p1, pq);
     const char *ask_args[] = {"frozen", "ask", "--lm", fixture_path("prompt/lm"), "--model", run_dir, "--prompt",
                               prompt, "--max-tokens", "10", "--newline", "--threads", "1", NULL};
