@@ -53,7 +53,7 @@ START_TEST(step_matches_pytorch_autograd)
     ck_assert_int_eq(len->shape[0], B);
 
     frz_step *s = NULL;
-    ck_assert_int_eq(frz_step_create(lm, enc, proj, B, R, L, &s), FRZ_OK);
+    ck_assert_int_eq(frz_step_create(lm, enc, proj, B, 0, R, L, &s), FRZ_OK);
     float loss;
     int64_t n_targets;
     ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
@@ -130,7 +130,7 @@ START_TEST(micro_batches_sum_to_the_batch_gradient)
     const int B = (int)img->shape[0], R = (int)img->shape[2], L = (int)tok->shape[1];
     const int32_t *lens = len->data;
     frz_step *s = NULL;
-    ck_assert_int_eq(frz_step_create(lm, enc, proj, B / 2, R, L, &s), FRZ_OK);
+    ck_assert_int_eq(frz_step_create(lm, enc, proj, B / 2, 0, R, L, &s), FRZ_OK);
     int64_t total = 0, part[2] = {0, 0};
     for (int b = 0; b < B; b++) part[b / (B / 2)] += lens[b] >= 0 ? lens[b] + 1 : 0;
     total = part[0] + part[1];
@@ -153,6 +153,63 @@ START_TEST(micro_batches_sum_to_the_batch_gradient)
     w = tensor_f32(ex, "grad.stem.conv.weight", &n);
     ck_assert_msg(rel_err(enc->grads, w, n) <= 1e-4, "grad.stem.conv.weight: %.3g", rel_err(enc->grads, w, n));
     frz_step_free(s);
+    frz_st_close(ex);
+    frz_proj_free(proj);
+    frz_nfr_free(enc);
+    frz_lm_free(lm);
+}
+END_TEST
+
+START_TEST(a_shared_image_is_encoded_once)
+{
+    /* The blind baseline's batches show one (black) image in every slot: with shared_image the step encodes it
+     * once and sums the slots' prefix gradients, which must give the loss and gradients of the plain step over
+     * B copies of the image (to float rounding). The fixture's first image stands in for the black one. */
+    frz_lm *lm = NULL;
+    frz_nfr_model *enc = NULL;
+    frz_projector *proj = NULL;
+    frz_st_set *ex = NULL;
+    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
+    ck_assert_int_eq(frz_nfr_load(fixture_path("train/encoder.safetensors"), NULL, &enc), FRZ_OK);
+    ck_assert_int_eq(frz_proj_load(fixture_path("train/projector.safetensors"), &proj), FRZ_OK);
+    ck_assert_int_eq(frz_st_open_file(fixture_path("train/expected.safetensors"), &ex), FRZ_OK);
+    const frz_st_tensor *img = frz_st_find(ex, "images"), *tok = frz_st_find(ex, "tokens"), *len = frz_st_find(ex, "len");
+    const int B = (int)img->shape[0], R = (int)img->shape[2], L = (int)tok->shape[1];
+    const size_t per_image = (size_t)3 * R * R;
+    float *copies = malloc((size_t)B * per_image * sizeof *copies);
+    ck_assert_ptr_nonnull(copies);
+    for (int b = 0; b < B; b++) memcpy(copies + b * per_image, img->data, per_image * sizeof *copies);
+
+    float loss[2];
+    int64_t n_targets[2];
+    float *proj_grads[2], *enc_grads[2];
+    const size_t n_proj = proj->n_params, n_enc = (size_t)enc->arch.n_params;
+    for (int shared = 0; shared < 2; shared++) {
+        frz_step *s = NULL;
+        ck_assert_int_eq(frz_step_create(lm, enc, proj, B, shared, R, L, &s), FRZ_OK);
+        ck_assert_int_eq(s->n_images, shared ? 1 : B);
+        ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
+        ck_assert_int_eq(frz_step_run(s, copies, tok->data, L, len->data, 1, 0.5f, 2, &loss[shared],
+                                      &n_targets[shared]), FRZ_OK);
+        proj_grads[shared] = malloc(n_proj * sizeof(float));
+        enc_grads[shared] = malloc(n_enc * sizeof(float));
+        ck_assert_ptr_nonnull(proj_grads[shared]);
+        ck_assert_ptr_nonnull(enc_grads[shared]);
+        memcpy(proj_grads[shared], proj->grads, n_proj * sizeof(float));
+        memcpy(enc_grads[shared], enc->grads, n_enc * sizeof(float));
+        frz_step_free(s);
+    }
+    ck_assert_int_eq(n_targets[1], n_targets[0]);
+    ck_assert_msg(fabsf(loss[1] - loss[0]) <= 1e-6f * loss[0], "loss %.7g, copies %.7g", loss[1], loss[0]);
+    double e = rel_err(proj_grads[1], proj_grads[0], n_proj);
+    ck_assert_msg(e <= 1e-5, "projector gradients: relative error %.3g", e);
+    e = rel_err(enc_grads[1], enc_grads[0], n_enc);
+    ck_assert_msg(e <= 1e-5, "encoder gradients: relative error %.3g", e);
+    double norm = 0;
+    for (size_t i = 0; i < n_enc; i++) norm += (double)enc_grads[0][i] * enc_grads[0][i];
+    ck_assert_msg(norm > 0, "the encoder got no gradient: the comparison would be empty");
+    for (int i = 0; i < 2; i++) free(proj_grads[i]), free(enc_grads[i]);
+    free(copies);
     frz_st_close(ex);
     frz_proj_free(proj);
     frz_nfr_free(enc);
@@ -722,6 +779,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, step_matches_pytorch_autograd);
     tcase_add_test(tc, micro_batches_sum_to_the_batch_gradient);
+    tcase_add_test(tc, a_shared_image_is_encoded_once);
     tcase_add_test(tc, the_lm_is_never_written);
     tcase_add_test(tc, overfit_then_caption);
     tcase_add_test(tc, resume_gives_the_uninterrupted_losses);

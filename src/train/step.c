@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-frz_status frz_step_create(const frz_lm *lm, frz_nfr_model *enc, frz_projector *proj, int B, int R, int max_tokens,
-                           frz_step **out)
+frz_status frz_step_create(const frz_lm *lm, frz_nfr_model *enc, frz_projector *proj, int B, int shared_image, int R,
+                           int max_tokens, frz_step **out)
 {
     *out = NULL;
     const int C = lm->cfg.n_embd, F = enc->arch.num_features, P = proj->n_prefix;
@@ -21,8 +21,9 @@ frz_status frz_step_create(const frz_lm *lm, frz_nfr_model *enc, frz_projector *
     if (!s) return FRZ_ERR_NOMEM;
     s->lm = lm, s->enc = enc, s->proj = proj;
     s->B = B, s->R = R, s->P = P, s->C = C, s->F = F, s->max_tokens = max_tokens, s->eot = lm->eot;
+    s->n_images = shared_image ? 1 : B;
     const size_t Tmax = (size_t)P + (size_t)max_tokens, rows = (size_t)B * Tmax;
-    frz_status st = frz_nfr_state_create(enc, B, R, R, &s->enc_st);
+    frz_status st = frz_nfr_state_create(enc, s->n_images, R, R, &s->enc_st);
     if (st == FRZ_OK) {
         s->pooled = frz_malloc((size_t)B * F * sizeof(float), "pooled features");
         s->d_pooled = frz_malloc((size_t)B * F * sizeof(float), "pooled gradients");
@@ -67,7 +68,8 @@ static void build_sequences(frz_step *s, const int32_t *tok, int tok_stride, con
             int i = t - (P - 1); /* the caption token this position predicts */
             tg[t] = n < 0 || i < 0 || i > n ? -1 : i < n ? tok[(size_t)b * tok_stride + i] : s->eot;
         }
-        memcpy(e, s->prefix + (size_t)b * P * C, (size_t)P * C * sizeof *e); /* rows past P are not read */
+        const int img = s->n_images == 1 ? 0 : b;
+        memcpy(e, s->prefix + (size_t)img * P * C, (size_t)P * C * sizeof *e); /* rows past P are not read */
     }
 }
 
@@ -95,7 +97,7 @@ frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens,
 
     frz_status st = frz_nfr_forward(s->enc, s->enc_st, images, s->pooled, n_threads);
     if (st != FRZ_OK) return st;
-    frz_proj_forward(s->proj, s->prefix, s->pooled, s->B, n_threads);
+    frz_proj_forward(s->proj, s->prefix, s->pooled, s->n_images, n_threads);
     if (T != s->ws_T) {
         frz_gpt2_train_ws_free(s->ws);
         s->ws = NULL;
@@ -115,14 +117,17 @@ frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens,
                      : frz_gpt2_train_backward(s->ws, s->d_embd, NULL, n_threads);
     if (st != FRZ_OK) return st;
     const float k = s->lm_grads ? 1.0f : grad_scale;
+    /* One image shared by every slot: its prefix gets the sum of the slots' prefix gradients. */
+    const int shared = s->n_images == 1;
+    if (shared) memset(s->d_prefix, 0, PC * sizeof *s->d_prefix);
     for (int b = 0; b < s->B; b++) {
         const float *src = s->d_embd + (size_t)b * T * s->C;
-        float *dst = s->d_prefix + b * PC;
-        for (size_t i = 0; i < PC; i++) dst[i] = k * src[i];
+        float *dst = s->d_prefix + (shared ? 0 : b * PC);
+        for (size_t i = 0; i < PC; i++) dst[i] = (shared ? dst[i] : 0.0f) + k * src[i];
     }
     if (!s->proj->grads || !s->enc->grads) return frz_fail(FRZ_ERR_INVALID_ARG, "step: gradients not cleared first");
-    memset(s->d_pooled, 0, (size_t)s->B * s->F * sizeof *s->d_pooled);
-    frz_proj_backward(s->proj, s->d_pooled, s->d_prefix, s->pooled, s->B, n_threads);
+    memset(s->d_pooled, 0, (size_t)s->n_images * s->F * sizeof *s->d_pooled);
+    frz_proj_backward(s->proj, s->d_pooled, s->d_prefix, s->pooled, s->n_images, n_threads);
     return frz_nfr_backward(s->enc, s->enc_st, s->d_pooled, NULL, n_threads);
 }
 

@@ -26,12 +26,14 @@ typedef struct frz_step {
     frz_nfr_model *enc;
     frz_projector *proj;
     int B, R, P, C, F, max_tokens;
+    int n_images;            /* B, or 1 when every slot shows the same image (frz_step_create's shared_image) */
     int32_t eot;
     frz_nfr_state *enc_st;
-    float *pooled;           /* (B,F) */
-    float *prefix;           /* (B,P*C) */
-    float *d_prefix;         /* (B,P*C) grad_scale x the gradient of the loss w.r.t. the prefix (after a backward) */
-    float *d_pooled;         /* (B,F) */
+    float *pooled;           /* (n_images,F) */
+    float *prefix;           /* (n_images,P*C) */
+    float *d_prefix;         /* (n_images,P*C) grad_scale x the gradient of the loss w.r.t. the prefix (after a
+                              * backward) */
+    float *d_pooled;         /* (n_images,F) */
     frz_gpt2_train_ws *ws;   /* for B x ws_T positions, remade when a batch needs another T */
     int ws_T;
     int T;                   /* positions of the last pass */
@@ -45,16 +47,19 @@ typedef struct frz_step {
 
 /* Buffers for batches of B images of R x R with captions of up to max_tokens tokens. The LM must have an
  * <|endoftext|> token and room for n_prefix + max_tokens positions; the projector's widths must match the
- * encoder (F) and the LM (C). Errors: FRZ_ERR_SHAPE, FRZ_ERR_INVALID_ARG, FRZ_ERR_NOMEM. */
-frz_status frz_step_create(const frz_lm *lm, frz_nfr_model *enc, frz_projector *proj, int B, int R, int max_tokens,
-                           frz_step **out);
+ * encoder (F) and the LM (C). shared_image: every slot shows the same image (the blind baseline's black one), so
+ * the encoder and the projector run on the first image alone, its prefix serves every slot and the backward sums
+ * the slots' prefix gradients first: the loss and gradients of B copies (up to float rounding) for 1/B of the
+ * encoder's work. Errors: FRZ_ERR_SHAPE, FRZ_ERR_INVALID_ARG, FRZ_ERR_NOMEM. */
+frz_status frz_step_create(const frz_lm *lm, frz_nfr_model *enc, frz_projector *proj, int B, int shared_image, int R,
+                           int max_tokens, frz_step **out);
 void frz_step_free(frz_step *s);
 
 /* Clears the encoder's and the projector's gradients (allocating them on first use). */
 frz_status frz_step_zero_grads(frz_step *s);
 
-/* One pass. images (B,3,R,R); tokens (B, tok_stride) caption tokens; len (B) their counts, -1 for an empty slot
- * (no targets; its image is still encoded). *loss: the mean cross-entropy (0 when no slot has a caption);
+/* One pass. images (B,3,R,R) (with shared_image, only the first is read); tokens (B, tok_stride) caption
+ * tokens; len (B) their counts, -1 for an empty slot (no targets; its image is still encoded). *loss: the mean cross-entropy (0 when no slot has a caption);
  * *n_targets: how many targets it averages. With backward, grad_scale times the gradient of *loss is ADDED to the
  * encoder's and the projector's gradients: a batch split into micro-batches clears them once (frz_step_zero_grads)
  * and passes each part grad_scale = its targets / the batch's targets, which sums to the gradient of the

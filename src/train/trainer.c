@@ -238,8 +238,8 @@ frz_status frz_trainer_create(const frz_lm *lm, const char *data_path, const cha
         st = frz_ckpt_load_lm(t->ckpt_path, &cl);
     }
     if (st == FRZ_OK)
-        st = frz_step_create(t->lm_own ? t->lm_own : lm, t->enc, t->proj, t->micro, t->image_size,
-                             t->p.max_caption_tokens, &t->step);
+        st = frz_step_create(t->lm_own ? t->lm_own : lm, t->enc, t->proj, t->micro, t->p.blind != 0,
+                             t->image_size, t->p.max_caption_tokens, &t->step);
     if (st == FRZ_OK && t->lm_opt) t->step->lm_grads = t->lm_opt->g;
     frz_loader_config lc = {t->ds, lm, t->p.batch_size, t->image_size, t->p.max_caption_tokens, t->p.blind != 0};
     if (st == FRZ_OK) st = frz_loader_create(&lc, &t->train_loader);
