@@ -892,6 +892,7 @@ typedef struct frz_pretrain_params {
     void *progress_data;
     frz_abort_fn abort;       /* polled between steps and validation batches */
     void *abort_data;
+    int resume;               /* continue the interrupted run in out_dir from its checkpoint (below); default 0 */
 } frz_pretrain_params;
 
 FRZ_API void frz_pretrain_params_init(frz_pretrain_params *p);
@@ -900,11 +901,19 @@ FRZ_API void frz_pretrain_params_init_size(frz_pretrain_params *p, size_t size);
 
 /* Reads and tokenizes the corpus (errors name "file:line"), splits it, makes lm's weights its own and opens the
  * metrics. out_dir is created if missing. lm must outlive the handle and needs a tokenizer with <|endoftext|>
- * and context <= its n_ctx. */
+ * and context <= its n_ctx.
+ *
+ * Checkpoint: while a run has steps left, each save of the model also writes out_dir/
+ * pretrain-checkpoint.safetensors (the weights, AdamW's moments, the step and the settings that shape the run);
+ * the save after the last step removes it. With params->resume, lm is the interrupted run's model (frz_lm_load
+ * of out_dir gives its sizes and tokenizer), its weights are replaced by the checkpoint's and the run continues
+ * after the checkpoint's step, with the losses the uninterrupted run would have had (same corpus, settings and
+ * n_threads); metrics.csv keeps its rows up to that step. A checkpoint made with other settings or another
+ * corpus: FRZ_ERR_INVALID_ARG naming the setting and both values; none: FRZ_ERR_IO naming the file. */
 FRZ_API frz_status frz_pretrain_create(frz_lm *lm, const char *corpus_path, const char *out_dir,
                                        const frz_pretrain_params *params, frz_pretrain **out);
 /* Trains for the planned steps and saves the model: FRZ_OK. When the abort callback asks, it saves the model
- * as it is after the last completed step and returns FRZ_ERR_CANCELLED. */
+ * (and the checkpoint) as it is after the last completed step and returns FRZ_ERR_CANCELLED. */
 FRZ_API frz_status frz_pretrain_run(frz_pretrain *t);
 /* The latest progress. out->struct_size must be set by the caller (sizeof its struct); the members both the
  * caller and this library know are filled and struct_size is set to their extent (a newer, longer struct keeps

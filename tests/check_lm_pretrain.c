@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TOK_DIR FRZ_FIXTURES "/models/gpt2-f32" /* a 457-id byte-level BPE with <|endoftext|> */
 
@@ -387,6 +388,7 @@ typedef struct seen_progress {
     int calls;
     frz_pretrain_progress last;
     int abort_after;
+    int polls, abort_at_poll; /* abort_polled: stop at that poll of the abort callback (steps and validation) */
     float loss[256];  /* by step */
 } seen_progress;
 
@@ -402,6 +404,12 @@ static int abort_when(void *ud)
 {
     const seen_progress *s = ud;
     return s->abort_after > 0 && s->calls >= s->abort_after;
+}
+
+static int abort_polled(void *ud)
+{
+    seen_progress *s = ud;
+    return ++s->polls == s->abort_at_poll;
 }
 
 /* Four facts, each a sample: after the first word the rest is determined, so the loss can reach zero. */
@@ -523,6 +531,136 @@ START_TEST(pretraining_is_deterministic_and_cancellable)
 }
 END_TEST
 
+/* The metrics rows "step,epoch,loss,val_ppl" without the speed and lr columns (speed differs run to run). */
+static char *metrics_without_speed(const char *dir)
+{
+    size_t len;
+    char *csv = read_file_or_fail(path_in(dir, "metrics.csv"), &len);
+    char *out = malloc(len + 1), *o = out;
+    ck_assert_ptr_nonnull(out);
+    for (char *line = strtok(csv, "\n"); line; line = strtok(NULL, "\n")) {
+        int commas = 0;
+        for (const char *c = line; *c && commas < 4; c++) {
+            if (*c == ',') commas++;
+            if (commas < 4) *o++ = *c;
+        }
+        *o++ = '\n';
+    }
+    *o = '\0';
+    free(csv);
+    return out;
+}
+
+START_TEST(resume_gives_the_uninterrupted_losses)
+{
+    /* Run 0 goes through 12 steps (an epoch is 8: the resumed part crosses into the next epoch's shuffle); run 1
+     * is stopped between steps (after step 5) or, for _i 1, during step 8's validation (the 10th poll of the abort
+     * callback: one per step, one per validation batch), and resumed from its folder with the same settings. The resumed steps must have run 0's losses bit for bit,
+     * the final weights run 0's, metrics.csv run 0's rows (once each; an interrupted validation is made up), and
+     * neither folder may keep a checkpoint once its run is done. */
+    static seen_progress seen[2];
+    const int in_validation = _i == 1;
+    const char *dirs[2] = {path_in(make_temp_dir(), "lm"), path_in(make_temp_dir(), "lm")};
+    frz_pretrain_params p;
+    frz_pretrain_params_init(&p);
+    p.steps = 12;
+    p.batch_size = 8;
+    p.val_every = 4;
+    p.n_threads = 2;
+    p.seed = 9;
+    p.progress = on_progress;
+    frz_lm *final[2] = {NULL, NULL};
+    for (int run = 0; run < 2; run++) {
+        memset(&seen[run], 0, sizeof seen[run]);
+        p.abort = in_validation ? abort_polled : abort_when;
+        seen[run].abort_after = run == 1 && !in_validation ? 5 : 0;
+        seen[run].abort_at_poll = run == 1 && in_validation ? 10 : 0;
+        p.progress_data = p.abort_data = &seen[run];
+        frz_lm *lm = random_lm(1, 16, 2, 16, 5);
+        frz_pretrain *t = NULL;
+        ck_assert(frz_pretrain_create(lm, fact_corpus(), dirs[run], &p, &t) == FRZ_OK);
+        frz_status st = frz_pretrain_run(t);
+        frz_pretrain_free(t);
+        if (run == 1) {
+            ck_assert_int_eq(st, FRZ_ERR_CANCELLED);
+            const int stopped = in_validation ? 8 : 5;
+            ck_assert_int_eq(seen[1].last.step, stopped - in_validation); /* step 8's row is not written yet */
+            ASSERT_MSG_HAS(in_validation ? "during validation" : "cancelled after step 5");
+            ck_assert(access(path_in(dirs[1], "pretrain-checkpoint.safetensors"), F_OK) == 0);
+            frz_lm_free(lm);
+            /* the interrupted run's folder gives the model; the checkpoint its weights, moments and step */
+            ck_assert(frz_lm_load(dirs[1], &lm) == FRZ_OK);
+            seen[1].abort_after = seen[1].abort_at_poll = 0;
+            frz_pretrain_params r = p;
+            r.resume = 1;
+            ck_assert_msg(frz_pretrain_create(lm, fact_corpus(), dirs[1], &r, &t) == FRZ_OK, "%s", frz_last_error());
+            frz_pretrain_progress pr;
+            pr.struct_size = sizeof pr;
+            ck_assert(frz_pretrain_get_progress(t, &pr) == FRZ_OK);
+            ck_assert_int_eq(pr.step, stopped);
+            ck_assert_msg(frz_pretrain_run(t) == FRZ_OK, "%s", frz_last_error());
+            frz_pretrain_free(t);
+        } else {
+            ck_assert(st == FRZ_OK);
+        }
+        ck_assert_int_eq(seen[run].last.step, 12);
+        ck_assert(access(path_in(dirs[run], "pretrain-checkpoint.safetensors"), F_OK) != 0);
+        final[run] = lm;
+    }
+    for (int s = 1; s <= 12; s++) ck_assert_msg(seen[0].loss[s] == seen[1].loss[s], "step %d: %.9g vs %.9g", s,
+                                                (double)seen[0].loss[s], (double)seen[1].loss[s]);
+    assert_same_weights(final[0], final[1]);
+    char *m0 = metrics_without_speed(dirs[0]), *m1 = metrics_without_speed(dirs[1]);
+    ck_assert_str_eq(m1, m0);
+    free(m0), free(m1);
+    frz_lm_free(final[0]), frz_lm_free(final[1]);
+}
+END_TEST
+
+START_TEST(resume_refuses_another_run)
+{
+    /* A run stopped after step 3, then resumed with another learning rate, another corpus, and from a folder
+     * without a checkpoint: each refused with the setting or the file named, and the model left as it was. */
+    seen_progress seen = {0};
+    seen.abort_after = 3;
+    frz_pretrain_params p;
+    frz_pretrain_params_init(&p);
+    p.steps = 10;
+    p.batch_size = 8;
+    p.n_threads = 1;
+    p.progress = on_progress;
+    p.progress_data = &seen;
+    p.abort = abort_when;
+    p.abort_data = &seen;
+    const char *dir = path_in(make_temp_dir(), "lm");
+    frz_lm *lm = random_lm(1, 16, 2, 16, 5);
+    frz_pretrain *t = NULL;
+    ck_assert(frz_pretrain_create(lm, fact_corpus(), dir, &p, &t) == FRZ_OK);
+    ck_assert_int_eq(frz_pretrain_run(t), FRZ_ERR_CANCELLED);
+    frz_pretrain_free(t);
+    frz_lm_free(lm);
+
+    ck_assert(frz_lm_load(dir, &lm) == FRZ_OK);
+    frz_lm *before = NULL;
+    ck_assert(frz_gpt2_clone(lm, &before) == FRZ_OK);
+    p.resume = 1;
+    p.lr = 2e-3f;
+    ck_assert_int_eq(frz_pretrain_create(lm, fact_corpus(), dir, &p, &t), FRZ_ERR_INVALID_ARG);
+    ASSERT_MSG_HAS("lr = 0.0010000000474974513, this one has 0.0020000000949949026");
+    ck_assert(t == NULL);
+    p.lr = 1e-3f;
+    ck_assert_int_eq(frz_pretrain_create(lm, write_temp_file("other.txt", "a b c\nd e f\n", 12), dir, &p, &t),
+                     FRZ_ERR_INVALID_ARG);
+    ASSERT_MSG_HAS("n_train");
+    assert_same_weights(lm, before);
+    const char *empty = path_in(make_temp_dir(), "fresh");
+    ck_assert_int_eq(frz_pretrain_create(lm, fact_corpus(), empty, &p, &t), FRZ_ERR_IO);
+    ASSERT_MSG_HAS("pretrain-checkpoint.safetensors");
+    ASSERT_MSG_HAS("no pretraining checkpoint");
+    frz_lm_free(before), frz_lm_free(lm);
+}
+END_TEST
+
 START_TEST(pretrain_argument_errors)
 {
     frz_lm *lm = random_lm(1, 16, 2, 16, 5);
@@ -559,6 +697,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, lr_warms_up_then_decays_to_a_tenth);
     tcase_add_test(tc, pretraining_learns_a_tiny_corpus);
     tcase_add_test(tc, pretraining_is_deterministic_and_cancellable);
+    tcase_add_loop_test(tc, resume_gives_the_uninterrupted_losses, 0, 2);
+    tcase_add_test(tc, resume_refuses_another_run);
     tcase_add_test(tc, pretrain_argument_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -366,6 +366,16 @@ expect_usage "pretrain --vocab-size with --init" pretrain --data "$TMP/corpus.tx
 expect_usage "pretrain --vocab-size 256" pretrain --data "$TMP/corpus.txt" --vocab-size 256 --out "$TMP/lm3"
 expect_usage "pretrain --min-frequency without --vocab-size" pretrain --data "$TMP/corpus.txt" --tokenizer "$MODEL" \
     --min-frequency 3 --out "$TMP/lm3"
+expect_usage "pretrain --resume with --init" pretrain --data "$TMP/corpus.txt" --resume --init "$TMP/lm" --out "$TMP/lm"
+# a finished run keeps no checkpoint: --resume names the missing file (the library tests resume an interrupted run)
+run pretrain --data "$TMP/corpus.txt" --resume --out "$TMP/lm" --context 32 --steps 6 --batch 4 --warmup 2 \
+    --tab-segments --threads 1 --seed 3
+if [ $rc -eq 1 ] && [ ! -f "$TMP/lm/pretrain-checkpoint.safetensors" ] \
+    && grep -q "lm/pretrain-checkpoint.safetensors: no pretraining checkpoint" "$TMP/err"; then
+    ok "pretrain --resume after a finished run names the missing checkpoint (exit 1)"
+else
+    fail "pretrain --resume after a finished run names the missing checkpoint" "rc=$rc err=$(cat "$TMP/err")"
+fi
 printf 'fine\n\nbad \377 byte\n' > "$TMP/bad-corpus.txt"
 run pretrain --data "$TMP/bad-corpus.txt" --tokenizer "$MODEL" --out "$TMP/lm3" --steps 1 --width 16 --heads 2 --layers 1
 if [ $rc -eq 1 ] && grep -q "bad-corpus.txt:3: invalid UTF-8" "$TMP/err"; then

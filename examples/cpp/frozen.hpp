@@ -1089,6 +1089,7 @@ struct pretrain_options {
     bool tab_segments, no_shuffle;
     uint64_t seed;
     int32_t n_threads;
+    bool resume;  // continue the interrupted run in out_dir from its checkpoint (model: lm(out_dir))
     // After every step, on the thread running run().
     std::function<void(const pretrain_progress &)> progress;
     // Return true to stop: run() saves the model as it is after the last completed step to out_dir and throws
@@ -1116,6 +1117,7 @@ struct pretrain_options {
         no_shuffle = d.no_shuffle != 0;
         seed = d.seed;
         n_threads = d.n_threads;
+        resume = d.resume != 0;
     }
 };
 
@@ -1157,6 +1159,7 @@ private:
         p.no_shuffle = t.no_shuffle ? 1 : 0;
         p.seed = t.seed;
         p.n_threads = t.n_threads;
+        p.resume = t.resume ? 1 : 0;
         return p;
     }
 };

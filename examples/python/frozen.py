@@ -334,7 +334,7 @@ class frz_pretrain_params(Structure):
                 ("val_fraction", c_float), ("val_every", c_int32), ("checkpoint_every", c_int32),
                 ("tab_segments", c_int), ("no_shuffle", c_int), ("seed", c_uint64), ("n_threads", c_int32),
                 ("progress", _PRETRAIN_PROGRESS_FN), ("progress_data", c_void_p), ("abort", _ABORT_FN),
-                ("abort_data", c_void_p)]
+                ("abort_data", c_void_p), ("resume", c_int)]
 
 
 # Every struct shared with C, by its C name (the layout test walks this).
@@ -1416,7 +1416,8 @@ class Pretrainer(_Run):
     model (LM(out_dir) loads it), metrics.csv and loss.png. progress(p) is called after every step (step,
     total_steps, epoch, loss, lr, tokens_per_s, val_loss, n_train, n_val, n_truncated, n_tokens, elapsed_s);
     returning a true value asks training to stop, as does abort() -> truthy: the model as it is after the last
-    completed step is saved to out_dir. run() returns True when all steps are done, False when stopped."""
+    completed step is saved to out_dir, with the checkpoint that resume=True continues from (lm then being
+    LM(out_dir), the same corpus and params). run() returns True when all steps are done, False when stopped."""
 
     _free, _run_fn, _get_fn = "frz_pretrain_free", "frz_pretrain_run", "frz_pretrain_get_progress"
     _progress_cls, _c_type = frz_pretrain_progress, _frz_pretrain

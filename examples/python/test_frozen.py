@@ -1061,6 +1061,17 @@ class TestLMTraining(TempDir):
                 self.assertEqual(self.logits_all(back, ids), stopped, how)
             with frozen.LM(os.path.join(self.tmp, "full")) as done:
                 self.assertNotEqual(self.logits_all(done, ids), stopped, how)
+        # resumed (resume=True, the model from the stopped run's folder): the uninterrupted run's losses and model
+        rest, out = [], os.path.join(self.tmp, "progress")
+        with frozen.LM(out) as lm:
+            self.assertTrue(frozen.pretrain(lm, self.corpus, out, progress=rest.append, resume=True,
+                                            **self.TINY_PRETRAIN))
+            self.assertEqual([p.step for p in rest], list(range(4, 21)))
+            self.assertEqual([p.loss for p in rest], [p.loss for p in full[3:]])
+            resumed = self.logits_all(lm, ids)
+        with frozen.LM(os.path.join(self.tmp, "full")) as done:
+            self.assertEqual(self.logits_all(done, ids), resumed)
+        self.assertFalse(os.path.exists(os.path.join(out, "pretrain-checkpoint.safetensors")))
 
     def test_pretraining_errors(self):
         bad = os.path.join(self.tmp, "bad.txt")

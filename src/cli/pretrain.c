@@ -18,23 +18,26 @@ static const cli_option options[] = {
     {"weight-decay", 0, 1}, {"grad-clip", 0, 1},  {"seed", 0, 1},          {"threads", 't', 1},
     {"tab-segments", 0, 0}, {"no-shuffle", 0, 0}, {"val-fraction", 0, 1},  {"val-every", 0, 1},
     {"checkpoint-every", 0, 1}, {"min-lr-ratio", 0, 1}, {"vocab-size", 0, 1}, {"min-frequency", 0, 1},
+    {"resume", 0, 0},
 };
 enum {
     OPT_DATA, OPT_TOKENIZER, OPT_OUT, OPT_INIT, OPT_LAYERS, OPT_WIDTH, OPT_HEADS, OPT_CONTEXT, OPT_STEPS, OPT_BATCH,
     OPT_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_GRAD_CLIP, OPT_SEED, OPT_THREADS, OPT_TAB_SEGMENTS, OPT_NO_SHUFFLE,
-    OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_MIN_LR, OPT_VOCAB_SIZE, OPT_MIN_FREQUENCY
+    OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_MIN_LR, OPT_VOCAB_SIZE, OPT_MIN_FREQUENCY, OPT_RESUME
 };
 
 static const cli_command command = {
     "pretrain",
-    "usage: frozen pretrain --data CORPUS (--tokenizer DIR | --vocab-size N | --init DIR) --out DIR [options]\n"
+    "usage: frozen pretrain --data CORPUS (--tokenizer DIR | --vocab-size N | --init DIR | --resume) --out DIR\n"
+    "                       [options]\n"
     "\n"
     "Trains a GPT-2 language model on next-token prediction over CORPUS: UTF-8 text, one sample per line (blank\n"
     "lines skipped). Each sample is its own sequence from position 0, ending in <|endoftext|>, padded, never\n"
     "packed with another; longer samples are cut to the context. AdamW (betas 0.9/0.95, weight decay on the\n"
     "matrices and embeddings), global-norm clipping, linear warmup then cosine decay to a tenth of the peak LR.\n"
     "DIR receives the model as a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json,\n"
-    "merges.txt; what --lm takes), metrics.csv and loss.png.\n"
+    "merges.txt; what --lm takes), metrics.csv and loss.png; while the run is unfinished, also\n"
+    "pretrain-checkpoint.safetensors (weights, optimiser state, step), which --resume continues from.\n"
     "\n"
     "  -d, --data CORPUS         the text corpus, one sample per line\n"
     "  --tokenizer DIR           vocab.json + merges.txt for a new, randomly initialised model\n"
@@ -42,6 +45,8 @@ static const cli_command command = {
     "                            as `frozen tokenizer-train` does (with --tab-segments if given), into DIR\n"
     "  --min-frequency F         with --vocab-size: never merge a pair seen fewer than F times (default 2)\n"
     "  --init DIR                continue training an existing model folder instead (its tokenizer and sizes)\n"
+    "  --resume                  continue the interrupted run in DIR (its model, checkpoint and metrics) with the\n"
+    "                            same corpus and options: the losses of the uninterrupted run\n"
     "  -o, --out DIR             the output folder (created if missing; may be the --init folder)\n"
     "  --layers N --heads H --width C\n"
     "                            a new model's sizes (default 4 layers, 4 heads, width 128)\n"
@@ -58,7 +63,8 @@ static const cli_command command = {
     "  --no-shuffle              keep the file's order every epoch (a curriculum); default: shuffled per epoch\n"
     "  --val-fraction F          share of the samples held out for validation (0..0.5, default 0.05)\n"
     "  --val-every N             validate every N steps (default: 20 times over the run) and at the end\n"
-    "  --checkpoint-every N      save the model every N steps (default: at each validation) and at the end\n"
+    "  --checkpoint-every N      save the model and checkpoint every N steps (default: at each validation)\n"
+    "                            and at the end\n"
     "  --seed S                  initialisation, split and shuffles (default 0)\n"
     "  -t, --threads N           threads (default: the processors online)\n"
     "  -v, --verbose             library info/debug messages on stderr\n"
@@ -66,7 +72,7 @@ static const cli_command command = {
     "\n"
     "Progress goes to stderr: a bar on a terminal, a line per validation (and per 1% of the run) otherwise.\n"
     "The same corpus, options, seed and threads give the same model. Ctrl-C stops after the current step and\n"
-    "saves the model as it is.\n"
+    "saves the model and the checkpoint as they are (continue with --resume).\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 bad command line, 130 interrupted.\n",
     options, sizeof options / sizeof options[0],
@@ -120,6 +126,7 @@ static int on_option(void *ctx, size_t index, const char *value)
     case OPT_VOCAB_SIZE:
         a->learn_tokenizer = 1;
         return cli_parse_int32(&command, "--vocab-size", value, 257, INT32_MAX, &a->tok.vocab_size);
+    case OPT_RESUME: p->resume = 1; return CLI_OK;
     case OPT_MIN_FREQUENCY:
         a->min_frequency_given = 1;
         return cli_parse_int32(&command, "--min-frequency", value, 1, INT32_MAX, &a->tok.min_frequency);
@@ -173,6 +180,7 @@ static int learn_tokenizer(args *a)
 
 static int make_model(args *a, frz_lm **lm)
 {
+    if (a->p.resume) return cli_load_lm(a->out, lm); /* the interrupted run's sizes and tokenizer */
     if (a->init) return cli_load_lm(a->init, lm);
     if (a->learn_tokenizer) {
         int rc = learn_tokenizer(a);
@@ -213,8 +221,8 @@ static int run(args *a)
         cli_step_bar_end(&b);
         frz_pretrain_get_progress(t, &pr);
         if (st == FRZ_ERR_CANCELLED && cli_interrupted()) {
-            fprintf(stderr, "frozen: interrupted after step %lld; the model is saved in %s\n", (long long)pr.step,
-                    a->out);
+            fprintf(stderr, "frozen: interrupted after step %lld; the model is saved in %s (continue with --resume)\n",
+                    (long long)pr.step, a->out);
             rc = 130;
         } else if (st != FRZ_OK) {
             rc = cli_lib_error(st);
@@ -239,9 +247,12 @@ int cmd_pretrain(int argc, char **argv)
     int rc = cli_parse_options(&command, argc, argv, on_option, &a);
     if (rc == CLI_OK && !a.data) rc = cli_usage_error(&command, "--data CORPUS is required");
     if (rc == CLI_OK && !a.out) rc = cli_usage_error(&command, "--out DIR is required");
-    if (rc == CLI_OK && !a.init && !a.tokenizer && !a.learn_tokenizer)
-        rc = cli_usage_error(&command, "--tokenizer DIR or --vocab-size N (a new model) or --init DIR (an existing "
-                             "one) is required");
+    if (rc == CLI_OK && a.p.resume && (a.init || a.tokenizer || a.learn_tokenizer || a.sizes_given))
+        rc = cli_usage_error(&command, "--resume continues the model in --out DIR: drop --init, --tokenizer, "
+                             "--vocab-size, --layers, --heads and --width");
+    if (rc == CLI_OK && !a.p.resume && !a.init && !a.tokenizer && !a.learn_tokenizer)
+        rc = cli_usage_error(&command, "--tokenizer DIR or --vocab-size N (a new model), --init DIR (an existing "
+                             "one) or --resume is required");
     if (rc == CLI_OK && a.init && (a.tokenizer || a.learn_tokenizer || a.sizes_given))
         rc = cli_usage_error(&command, "--init takes the model's own tokenizer and sizes: drop --tokenizer, "
                              "--vocab-size, --layers, --heads and --width");

@@ -7,6 +7,7 @@
 #include "train/corpus.h"
 #include "train/lm_opt.h"
 #include "train/metrics.h"
+#include "train/pretrain_ckpt.h"
 #include "train/trainer.h"
 #include "math/rng.h"
 
@@ -16,12 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 struct frz_pretrain {
     frz_lm *lm;
     frz_pretrain_params p;
-    char *out_dir, *metrics_path, *png_path;
+    char *out_dir, *metrics_path, *png_path, *ckpt_path;
 
     frz_corpus *corpus;
     int32_t *train_idx, *val_idx;
@@ -35,6 +37,7 @@ struct frz_pretrain {
     frz_metrics *metrics;
 
     int64_t step, total_steps, steps_per_epoch, val_every, n_tokens;
+    frz_pretrain_pending pending; /* a step whose validation was interrupted: its row is still to be written */
     frz_pretrain_progress prog;
     double t_start;
 };
@@ -75,8 +78,9 @@ frz_status frz_pretrainer_create(frz_lm *lm, const char *corpus_path, const char
     t->out_dir = frz_strdup(out_dir, "output folder");
     t->metrics_path = frz_path_join(out_dir, "metrics.csv");
     t->png_path = frz_path_join(out_dir, "loss.png");
+    t->ckpt_path = frz_path_join(out_dir, FRZ_PRETRAIN_CKPT_FILE);
     const size_t B = (size_t)t->p.batch_size, T = (size_t)t->p.context;
-    frz_status st = t->out_dir && t->metrics_path && t->png_path ? FRZ_OK : FRZ_ERR_NOMEM;
+    frz_status st = t->out_dir && t->metrics_path && t->png_path && t->ckpt_path ? FRZ_OK : FRZ_ERR_NOMEM;
     if (st == FRZ_OK) st = frz_corpus_load(corpus_path, lm->tok, lm->eot, t->p.tab_segments, (int)T + 1, &t->corpus);
     if (st == FRZ_OK)
         st = frz_corpus_split(t->corpus, t->p.val_fraction, t->p.seed, &t->train_idx, &t->n_train, &t->val_idx,
@@ -91,12 +95,20 @@ frz_status frz_pretrainer_create(frz_lm *lm, const char *corpus_path, const char
     if (st == FRZ_OK) st = frz_gpt2_make_writable(lm);
     if (st == FRZ_OK) st = frz_lm_opt_create(lm, &t->opt);
     if (st == FRZ_OK) st = frz_gpt2_train_ws_create(lm, (int)B, (int)T, &t->ws);
-    if (st == FRZ_OK) st = frz_metrics_open_with(t->metrics_path, -1, FRZ_METRICS_HEADER_TOKENS, &t->metrics);
+    for (size_t i = 0; st == FRZ_OK && i < t->n_train; i++)
+        t->n_tokens += (int64_t)frz_corpus_len(t->corpus, (size_t)t->train_idx[i]) - 1;
+    if (st == FRZ_OK && t->p.resume) { /* the weights, moments and step of the interrupted run */
+        const frz_pretrain_ckpt_run run = {&t->p, (int64_t)t->n_train, (int64_t)t->n_val, t->n_tokens};
+        st = frz_pretrain_ckpt_load(t->ckpt_path, t->opt, &run, &t->step, &t->pending);
+    }
+    /* metrics.csv keeps the rows of the steps done (a resumed run's own), and loses any written after them */
+    if (st == FRZ_OK)
+        st = frz_metrics_open_with(t->metrics_path, t->p.resume ? t->step : -1, FRZ_METRICS_HEADER_TOKENS,
+                                   &t->metrics);
     if (st != FRZ_OK) {
         frz_pretrainer_free(t);
         return st;
     }
-    for (size_t i = 0; i < t->n_train; i++) t->n_tokens += (int64_t)frz_corpus_len(t->corpus, (size_t)t->train_idx[i]) - 1;
     t->steps_per_epoch = (int64_t)((t->n_train + B - 1) / B);
     t->total_steps = t->p.steps;
     t->val_every = t->p.val_every > 0 ? t->p.val_every : (t->total_steps >= 20 ? t->total_steps / 20 : 1);
@@ -107,6 +119,7 @@ frz_status frz_pretrainer_create(frz_lm *lm, const char *corpus_path, const char
     o->n_val = (int64_t)t->n_val;
     o->n_truncated = t->corpus->n_truncated;
     o->n_tokens = t->n_tokens;
+    o->step = t->step;
     frz_log(FRZ_LOG_INFO, "pretraining on %zu samples (%lld targets), validating on %zu; %lld steps of %d (%lld per "
             "epoch); %lld samples cut to %d tokens", t->n_train, (long long)t->n_tokens, t->n_val,
             (long long)t->total_steps, (int)B, (long long)t->steps_per_epoch, (long long)t->corpus->n_truncated,
@@ -124,7 +137,7 @@ void frz_pretrainer_free(frz_pretrain *t)
     frz_corpus_free(t->corpus);
     free(t->train_idx), free(t->val_idx), free(t->order);
     free(t->tokens), free(t->targets);
-    free(t->out_dir), free(t->metrics_path), free(t->png_path);
+    free(t->out_dir), free(t->metrics_path), free(t->png_path), free(t->ckpt_path);
     free(t);
 }
 
@@ -233,11 +246,48 @@ static frz_status bucket_by_length(const frz_corpus *c, int32_t *order, size_t n
     return FRZ_OK;
 }
 
+/* The model and its plot; then, while steps (or the last step's interrupted validation) remain, the checkpoint a
+ * resumed run continues from, and once the run is done, no checkpoint (there is nothing left to resume, and the
+ * folder is just the model). */
 static frz_status save(const frz_pretrain *t)
 {
     frz_status st = frz_lm_save(t->lm, t->out_dir);
     if (st == FRZ_OK) st = frz_metrics_plot(t->metrics, t->png_path);
+    if (st == FRZ_OK && (t->step < t->total_steps || t->pending.active)) {
+        const frz_pretrain_ckpt_run run = {&t->p, (int64_t)t->n_train, (int64_t)t->n_val, t->n_tokens};
+        st = frz_pretrain_ckpt_save(t->ckpt_path, t->opt, &run, t->step, &t->pending);
+    } else if (st == FRZ_OK && unlink(t->ckpt_path) != 0 && errno != ENOENT) {
+        st = frz_fail(FRZ_ERR_IO, "%s: cannot remove the finished run's checkpoint: %s", t->ckpt_path,
+                      strerror(errno));
+    }
     return st;
+}
+
+/* After the update of step t->step: the validation when due, the metrics row, the progress callback and the
+ * save when due. Until the row is written the step is pending: an abort during the validation leaves it so, the
+ * checkpoint keeps it, and a resumed run finishes it first (the validation, then the row it would have had). */
+static frz_status finish_step(frz_pretrain *t)
+{
+    const int64_t s = t->step - 1, e = s / t->steps_per_epoch;
+    const float lr = frz_pretrain_lr(&t->p, s, t->total_steps);
+    const int last = t->step == t->total_steps, do_val = t->n_val > 0 && (t->step % t->val_every == 0 || last);
+    double val = 0.0;
+    frz_status st = do_val ? validate(t, &val) : FRZ_OK;
+    if (st != FRZ_OK) return st;
+    t->pending.active = 0;
+    frz_pretrain_progress *o = &t->prog;
+    o->step = t->step;
+    o->epoch = (int32_t)e;
+    o->loss = t->pending.loss;
+    o->lr = lr;
+    o->tokens_per_s = t->pending.tokens_per_s;
+    o->val_loss = val;
+    o->elapsed_s = frz_monotonic_s() - t->t_start;
+    st = frz_metrics_add(t->metrics, t->step, (int32_t)e, o->loss, do_val ? exp(val) : 0.0, o->tokens_per_s, lr);
+    if (st != FRZ_OK) return st;
+    if (t->p.progress) t->p.progress(o, t->p.progress_data);
+    const int save_due = t->p.checkpoint_every > 0 ? t->step % t->p.checkpoint_every == 0 : do_val;
+    return save_due || last ? save(t) : FRZ_OK;
 }
 
 static frz_status train_step(frz_pretrain *t)
@@ -271,29 +321,14 @@ static frz_status train_step(frz_pretrain *t)
     }
     const double dt = frz_monotonic_s() - t0;
     t->step = s + 1;
-
-    const int last = t->step == t->total_steps, do_val = t->n_val > 0 && (t->step % t->val_every == 0 || last);
-    double val = 0.0;
-    if (do_val && (st = validate(t, &val)) != FRZ_OK) return st;
-    frz_pretrain_progress *o = &t->prog;
-    o->step = t->step;
-    o->epoch = (int32_t)e;
-    o->loss = loss;
-    o->lr = lr;
-    o->tokens_per_s = dt > 0 ? (double)n_targets / dt : 0.0;
-    o->val_loss = val;
-    o->elapsed_s = frz_monotonic_s() - t->t_start;
-    st = frz_metrics_add(t->metrics, t->step, (int32_t)e, loss, do_val ? exp(val) : 0.0, o->tokens_per_s, lr);
-    if (st != FRZ_OK) return st;
-    if (t->p.progress) t->p.progress(o, t->p.progress_data);
-    const int save_due = t->p.checkpoint_every > 0 ? t->step % t->p.checkpoint_every == 0 : do_val;
-    return save_due || last ? save(t) : FRZ_OK;
+    t->pending = (frz_pretrain_pending){1, loss, dt > 0 ? (double)n_targets / dt : 0.0};
+    return finish_step(t);
 }
 
 frz_status frz_pretrainer_run(frz_pretrain *t)
 {
     t->t_start = frz_monotonic_s();
-    frz_status st = FRZ_OK;
+    frz_status st = t->pending.active ? finish_step(t) : FRZ_OK; /* a resumed run's interrupted validation */
     while (st == FRZ_OK && t->step < t->total_steps) {
         if (aborted(t)) {
             st = frz_fail(FRZ_ERR_CANCELLED, "pretraining: cancelled after step %lld", (long long)t->step);
@@ -306,6 +341,7 @@ frz_status frz_pretrainer_run(frz_pretrain *t)
         snprintf(msg, sizeof msg, "%s", frz_last_error());
         frz_status w = save(t);
         if (w != FRZ_OK) return w;
+        t->prog.step = t->step; /* the saved step, also when its validation was cut short */
         return frz_fail(FRZ_ERR_CANCELLED, "%s; the model after step %lld is saved in %s", msg, (long long)t->step,
                         t->out_dir);
     }

@@ -177,6 +177,8 @@ pub struct PretrainParams {
     pub no_shuffle: bool,
     pub seed: u64,
     pub n_threads: i32,
+    /// Continue the interrupted run in out_dir from its checkpoint (the model given being `Lm::load(out_dir)`).
+    pub resume: bool,
 }
 
 impl Default for PretrainParams {
@@ -202,6 +204,7 @@ impl Default for PretrainParams {
             no_shuffle: d.no_shuffle != 0,
             seed: d.seed,
             n_threads: d.n_threads,
+            resume: d.resume != 0,
         }
     }
 }
@@ -249,6 +252,7 @@ impl<'m> Pretrainer<'m> {
         p.no_shuffle = params.no_shuffle as c_int;
         p.seed = params.seed;
         p.n_threads = params.n_threads;
+        p.resume = params.resume as c_int;
         // The trampolines are always installed; they do nothing until set_progress / set_abort.
         let cb = RunCallbacks::new();
         (p.progress, p.progress_data) = cb.progress_fn();

@@ -267,6 +267,7 @@ pub struct frz_pretrain_params {
     pub progress_data: *mut c_void,
     pub abort: Option<frz_abort_fn>,
     pub abort_data: *mut c_void,
+    pub resume: c_int,
 }
 
 // ---- functions -----------------------------------------------------------------------------------------------------
