@@ -38,65 +38,91 @@ static const float *tensor_f32(const frz_st_set *set, const char *name, size_t *
     return t->data;
 }
 
+/* The step fixture: the small LM, the encoder and projector, and the expected values with the batch they came from
+ * (tests/reference/make_train_fixtures.py). */
+typedef struct step_fixture {
+    frz_lm *lm;
+    frz_nfr_model *enc;
+    frz_projector *proj;
+    frz_st_set *ex;
+    const frz_st_tensor *img, *tok, *len; /* images (B,3,R,R), caption tokens (B,L), their counts (B) */
+    int B, R, L;
+} step_fixture;
+
+static void step_fixture_load(step_fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &f->lm), FRZ_OK);
+    ck_assert_int_eq(frz_nfr_load(fixture_path("train/encoder.safetensors"), NULL, &f->enc), FRZ_OK);
+    ck_assert_int_eq(frz_proj_load(fixture_path("train/projector.safetensors"), &f->proj), FRZ_OK);
+    ck_assert_int_eq(frz_st_open_file(fixture_path("train/expected.safetensors"), &f->ex), FRZ_OK);
+    f->img = frz_st_find(f->ex, "images"), f->tok = frz_st_find(f->ex, "tokens"), f->len = frz_st_find(f->ex, "len");
+    f->B = (int)f->img->shape[0], f->R = (int)f->img->shape[2], f->L = (int)f->tok->shape[1];
+}
+
+static void step_fixture_free(step_fixture *f)
+{
+    frz_st_close(f->ex);
+    frz_proj_free(f->proj);
+    frz_nfr_free(f->enc);
+    frz_lm_free(f->lm);
+}
+
 START_TEST(step_matches_pytorch_autograd)
 {
-    frz_lm *lm = NULL;
-    frz_nfr_model *enc = NULL;
-    frz_projector *proj = NULL;
-    frz_st_set *ex = NULL;
-    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
-    ck_assert_int_eq(frz_nfr_load(fixture_path("train/encoder.safetensors"), NULL, &enc), FRZ_OK);
-    ck_assert_int_eq(frz_proj_load(fixture_path("train/projector.safetensors"), &proj), FRZ_OK);
-    ck_assert_int_eq(frz_st_open_file(fixture_path("train/expected.safetensors"), &ex), FRZ_OK);
-    const frz_st_tensor *img = frz_st_find(ex, "images"), *tok = frz_st_find(ex, "tokens"), *len = frz_st_find(ex, "len");
-    const int B = (int)img->shape[0], R = (int)img->shape[2], L = (int)tok->shape[1];
-    ck_assert_int_eq(len->shape[0], B);
+    step_fixture f;
+    step_fixture_load(&f);
+    ck_assert_int_eq(f.len->shape[0], f.B);
 
     frz_step *s = NULL;
-    ck_assert_int_eq(frz_step_create(lm, enc, proj, B, 0, R, L, &s), FRZ_OK);
+    ck_assert_int_eq(frz_step_create(f.lm, f.enc, f.proj, f.B, 0, f.R, f.L, &s), FRZ_OK);
     float loss;
     int64_t n_targets;
     ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
-    ck_assert_int_eq(frz_step_run(s, img->data, tok->data, L, len->data, 1, 1.0f, 2, &loss, &n_targets), FRZ_OK);
-    const double want_loss = *(const double *)frz_st_find(ex, "loss")->data;
+    ck_assert_int_eq(frz_step_run(s, f.img->data, f.tok->data, f.L, f.len->data, 1, 1.0f, 2, &loss, &n_targets),
+                     FRZ_OK);
+    const double want_loss = *(const double *)frz_st_find(f.ex, "loss")->data;
     ck_assert_msg(fabs(loss - want_loss) <= 1e-4 * fabs(want_loss), "loss %.7g, PyTorch %.7g", loss, want_loss);
     int64_t want_targets = 0;
-    for (int b = 0; b < B; b++) want_targets += ((const int32_t *)len->data)[b] >= 0 ? ((const int32_t *)len->data)[b] + 1 : 0;
+    const int32_t *lens = f.len->data;
+    for (int b = 0; b < f.B; b++) want_targets += lens[b] >= 0 ? lens[b] + 1 : 0;
     ck_assert_int_eq(n_targets, want_targets);
 
     size_t n;
-    const float *w = tensor_f32(ex, "pooled", &n);
+    const float *w = tensor_f32(f.ex, "pooled", &n);
     ck_assert_msg(rel_err(s->pooled, w, n) <= 1e-4, "pooled: %.3g", rel_err(s->pooled, w, n));
-    w = tensor_f32(ex, "prefix", &n);
+    w = tensor_f32(f.ex, "prefix", &n);
     ck_assert_msg(rel_err(s->prefix, w, n) <= 1e-4, "prefix: %.3g", rel_err(s->prefix, w, n));
-    w = tensor_f32(ex, "grad.prefix", &n);
+    w = tensor_f32(f.ex, "grad.prefix", &n);
     ck_assert_msg(rel_err(s->d_prefix, w, n) <= 1e-4, "grad.prefix: %.3g", rel_err(s->d_prefix, w, n));
     /* The empty slot (len -1) has no targets: no gradient reaches its prefix. */
-    const size_t PC = (size_t)proj->n_prefix * proj->n_embd;
-    for (int b = 0; b < B; b++)
-        if (((const int32_t *)len->data)[b] < 0)
+    const size_t PC = (size_t)f.proj->n_prefix * f.proj->n_embd;
+    for (int b = 0; b < f.B; b++)
+        if (lens[b] < 0)
             for (size_t i = 0; i < PC; i++) ck_assert_float_eq(s->d_prefix[b * PC + i], 0.0f);
-    w = tensor_f32(ex, "grad.projector.weight", &n);
-    ck_assert_msg(rel_err(proj->grads, w, n) <= 1e-4, "grad.projector.weight: %.3g", rel_err(proj->grads, w, n));
-    const float *wb = tensor_f32(ex, "grad.projector.bias", &n);
-    ck_assert_msg(rel_err(proj->grads + frz_proj_out(proj) * proj->n_features, wb, n) <= 1e-4, "grad.projector.bias");
-    for (int i = 0; i < enc->arch.n_tensors; i++) {
-        const frz_nfr_tensor *t = &enc->arch.tensors[i];
+    w = tensor_f32(f.ex, "grad.projector.weight", &n);
+    ck_assert_msg(rel_err(f.proj->grads, w, n) <= 1e-4, "grad.projector.weight: %.3g", rel_err(f.proj->grads, w, n));
+    const float *wb = tensor_f32(f.ex, "grad.projector.bias", &n);
+    ck_assert_msg(rel_err(f.proj->grads + frz_proj_out(f.proj) * f.proj->n_features, wb, n) <= 1e-4,
+                  "grad.projector.bias");
+    for (int i = 0; i < f.enc->arch.n_tensors; i++) {
+        const frz_nfr_tensor *t = &f.enc->arch.tensors[i];
         char name[80];
         snprintf(name, sizeof name, "grad.%s", t->name);
-        w = tensor_f32(ex, name, &n);
+        w = tensor_f32(f.ex, name, &n);
         ck_assert_uint_eq(n, t->numel);
-        double e = rel_err(enc->grads + t->offset, w, n);
+        double e = rel_err(f.enc->grads + t->offset, w, n);
         ck_assert_msg(e <= 1e-4, "%s: relative error %.3g", name, e);
     }
     /* A forward-only pass (validation) gives the same loss and touches no gradient. */
-    float g0 = proj->grads[0], loss2;
-    ck_assert_int_eq(frz_step_run(s, img->data, tok->data, L, len->data, 0, 1.0f, 1, &loss2, &n_targets), FRZ_OK);
+    float g0 = f.proj->grads[0], loss2;
+    ck_assert_int_eq(frz_step_run(s, f.img->data, f.tok->data, f.L, f.len->data, 0, 1.0f, 1, &loss2, &n_targets),
+                     FRZ_OK);
     ck_assert_float_eq_tol(loss2, loss, 1e-6f * loss);
-    ck_assert_float_eq(proj->grads[0], g0);
+    ck_assert_float_eq(f.proj->grads[0], g0);
     double nll_sum = 0;
     int count = 0;
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < f.B; b++) {
         double nll;
         int c;
         frz_step_seq_nll(s, b, &nll, &c);
@@ -107,10 +133,7 @@ START_TEST(step_matches_pytorch_autograd)
     ck_assert_msg(fabs(nll_sum / count - want_loss) <= 1e-4 * want_loss, "per-sequence NLL %.7g", nll_sum / count);
 
     frz_step_free(s);
-    frz_st_close(ex);
-    frz_proj_free(proj);
-    frz_nfr_free(enc);
-    frz_lm_free(lm);
+    step_fixture_free(&f);
 }
 END_TEST
 
@@ -118,45 +141,36 @@ START_TEST(micro_batches_sum_to_the_batch_gradient)
 {
     /* The fixture's batch of 4 as two micro-batches of 2, each weighted by its share of the targets: the summed
      * gradients are the whole batch's (to float rounding), and so is the target-weighted loss. */
-    frz_lm *lm = NULL;
-    frz_nfr_model *enc = NULL;
-    frz_projector *proj = NULL;
-    frz_st_set *ex = NULL;
-    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
-    ck_assert_int_eq(frz_nfr_load(fixture_path("train/encoder.safetensors"), NULL, &enc), FRZ_OK);
-    ck_assert_int_eq(frz_proj_load(fixture_path("train/projector.safetensors"), &proj), FRZ_OK);
-    ck_assert_int_eq(frz_st_open_file(fixture_path("train/expected.safetensors"), &ex), FRZ_OK);
-    const frz_st_tensor *img = frz_st_find(ex, "images"), *tok = frz_st_find(ex, "tokens"), *len = frz_st_find(ex, "len");
-    const int B = (int)img->shape[0], R = (int)img->shape[2], L = (int)tok->shape[1];
-    const int32_t *lens = len->data;
+    step_fixture f;
+    step_fixture_load(&f);
+    const int32_t *lens = f.len->data;
     frz_step *s = NULL;
-    ck_assert_int_eq(frz_step_create(lm, enc, proj, B / 2, 0, R, L, &s), FRZ_OK);
+    ck_assert_int_eq(frz_step_create(f.lm, f.enc, f.proj, f.B / 2, 0, f.R, f.L, &s), FRZ_OK);
     int64_t total = 0, part[2] = {0, 0};
-    for (int b = 0; b < B; b++) part[b / (B / 2)] += lens[b] >= 0 ? lens[b] + 1 : 0;
+    for (int b = 0; b < f.B; b++) part[b / (f.B / 2)] += lens[b] >= 0 ? lens[b] + 1 : 0;
     total = part[0] + part[1];
     ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
     double sum = 0;
     for (int h = 0; h < 2; h++) {
-        const size_t off = (size_t)h * (B / 2);
+        const size_t off = (size_t)h * (f.B / 2);
         float l;
         int64_t n;
-        ck_assert_int_eq(frz_step_run(s, (const float *)img->data + off * 3 * R * R, (const int32_t *)tok->data + off * L, L,
-                                      lens + off, 1, (float)part[h] / (float)total, 1, &l, &n), FRZ_OK);
+        const float *images = (const float *)f.img->data + off * 3 * f.R * f.R;
+        const int32_t *tokens = (const int32_t *)f.tok->data + off * f.L;
+        ck_assert_int_eq(frz_step_run(s, images, tokens, f.L, lens + off, 1, (float)part[h] / (float)total, 1, &l, &n),
+                         FRZ_OK);
         ck_assert_int_eq(n, part[h]);
         sum += (double)l * n;
     }
-    const double want_loss = *(const double *)frz_st_find(ex, "loss")->data;
+    const double want_loss = *(const double *)frz_st_find(f.ex, "loss")->data;
     ck_assert_msg(fabs(sum / total - want_loss) <= 1e-4 * want_loss, "loss %.7g vs %.7g", sum / total, want_loss);
     size_t n;
-    const float *w = tensor_f32(ex, "grad.projector.weight", &n);
-    ck_assert_msg(rel_err(proj->grads, w, n) <= 1e-4, "grad.projector.weight: %.3g", rel_err(proj->grads, w, n));
-    w = tensor_f32(ex, "grad.stem.conv.weight", &n);
-    ck_assert_msg(rel_err(enc->grads, w, n) <= 1e-4, "grad.stem.conv.weight: %.3g", rel_err(enc->grads, w, n));
+    const float *w = tensor_f32(f.ex, "grad.projector.weight", &n);
+    ck_assert_msg(rel_err(f.proj->grads, w, n) <= 1e-4, "grad.projector.weight: %.3g", rel_err(f.proj->grads, w, n));
+    w = tensor_f32(f.ex, "grad.stem.conv.weight", &n);
+    ck_assert_msg(rel_err(f.enc->grads, w, n) <= 1e-4, "grad.stem.conv.weight: %.3g", rel_err(f.enc->grads, w, n));
     frz_step_free(s);
-    frz_st_close(ex);
-    frz_proj_free(proj);
-    frz_nfr_free(enc);
-    frz_lm_free(lm);
+    step_fixture_free(&f);
 }
 END_TEST
 
@@ -165,38 +179,30 @@ START_TEST(a_shared_image_is_encoded_once)
     /* The blind baseline's batches show one (black) image in every slot: with shared_image the step encodes it
      * once and sums the slots' prefix gradients, which must give the loss and gradients of the plain step over
      * B copies of the image (to float rounding). The fixture's first image stands in for the black one. */
-    frz_lm *lm = NULL;
-    frz_nfr_model *enc = NULL;
-    frz_projector *proj = NULL;
-    frz_st_set *ex = NULL;
-    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
-    ck_assert_int_eq(frz_nfr_load(fixture_path("train/encoder.safetensors"), NULL, &enc), FRZ_OK);
-    ck_assert_int_eq(frz_proj_load(fixture_path("train/projector.safetensors"), &proj), FRZ_OK);
-    ck_assert_int_eq(frz_st_open_file(fixture_path("train/expected.safetensors"), &ex), FRZ_OK);
-    const frz_st_tensor *img = frz_st_find(ex, "images"), *tok = frz_st_find(ex, "tokens"), *len = frz_st_find(ex, "len");
-    const int B = (int)img->shape[0], R = (int)img->shape[2], L = (int)tok->shape[1];
-    const size_t per_image = (size_t)3 * R * R;
-    float *copies = malloc((size_t)B * per_image * sizeof *copies);
+    step_fixture f;
+    step_fixture_load(&f);
+    const size_t per_image = (size_t)3 * f.R * f.R;
+    float *copies = malloc((size_t)f.B * per_image * sizeof *copies);
     ck_assert_ptr_nonnull(copies);
-    for (int b = 0; b < B; b++) memcpy(copies + b * per_image, img->data, per_image * sizeof *copies);
+    for (int b = 0; b < f.B; b++) memcpy(copies + b * per_image, f.img->data, per_image * sizeof *copies);
 
     float loss[2];
     int64_t n_targets[2];
     float *proj_grads[2], *enc_grads[2];
-    const size_t n_proj = proj->n_params, n_enc = (size_t)enc->arch.n_params;
+    const size_t n_proj = f.proj->n_params, n_enc = (size_t)f.enc->arch.n_params;
     for (int shared = 0; shared < 2; shared++) {
         frz_step *s = NULL;
-        ck_assert_int_eq(frz_step_create(lm, enc, proj, B, shared, R, L, &s), FRZ_OK);
-        ck_assert_int_eq(s->n_images, shared ? 1 : B);
+        ck_assert_int_eq(frz_step_create(f.lm, f.enc, f.proj, f.B, shared, f.R, f.L, &s), FRZ_OK);
+        ck_assert_int_eq(s->n_images, shared ? 1 : f.B);
         ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
-        ck_assert_int_eq(frz_step_run(s, copies, tok->data, L, len->data, 1, 0.5f, 2, &loss[shared],
+        ck_assert_int_eq(frz_step_run(s, copies, f.tok->data, f.L, f.len->data, 1, 0.5f, 2, &loss[shared],
                                       &n_targets[shared]), FRZ_OK);
         proj_grads[shared] = malloc(n_proj * sizeof(float));
         enc_grads[shared] = malloc(n_enc * sizeof(float));
         ck_assert_ptr_nonnull(proj_grads[shared]);
         ck_assert_ptr_nonnull(enc_grads[shared]);
-        memcpy(proj_grads[shared], proj->grads, n_proj * sizeof(float));
-        memcpy(enc_grads[shared], enc->grads, n_enc * sizeof(float));
+        memcpy(proj_grads[shared], f.proj->grads, n_proj * sizeof(float));
+        memcpy(enc_grads[shared], f.enc->grads, n_enc * sizeof(float));
         frz_step_free(s);
     }
     ck_assert_int_eq(n_targets[1], n_targets[0]);
@@ -210,10 +216,7 @@ START_TEST(a_shared_image_is_encoded_once)
     ck_assert_msg(norm > 0, "the encoder got no gradient: the comparison would be empty");
     for (int i = 0; i < 2; i++) free(proj_grads[i]), free(enc_grads[i]);
     free(copies);
-    frz_st_close(ex);
-    frz_proj_free(proj);
-    frz_nfr_free(enc);
-    frz_lm_free(lm);
+    step_fixture_free(&f);
 }
 END_TEST
 
