@@ -52,7 +52,7 @@ if [ "$QUICK" = 1 ]; then        # a smoke test: every stage, tiny counts
     SCALE=${SCALE:-small}; STEPS=${STEPS:-3}; BATCH=${BATCH:-4}
     EVAL_LIMIT=${EVAL_LIMIT:-3}; CAPTION_LIMIT=${CAPTION_LIMIT:-4}; PROBE_LIMIT=${PROBE_LIMIT:-20}
 else
-    SCALE=${SCALE:-full}; STEPS=${STEPS:-800}; BATCH=${BATCH:-32}
+    SCALE=${SCALE:-full}; STEPS=${STEPS:-1200}; BATCH=${BATCH:-32}
     EVAL_LIMIT=${EVAL_LIMIT:-100}; CAPTION_LIMIT=${CAPTION_LIMIT:-200}; PROBE_LIMIT=${PROBE_LIMIT:-0}
 fi
 WORLD_TOOL=${WORLD_TOOL:-$BUILD/demo/frozen-demo-world}
