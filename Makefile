@@ -61,7 +61,7 @@ LIB_A    := lib/libfrozen.a
 CLI_BIN  := bin/frozen
 
 .PHONY: all clean check check-run check-asan check-asan-run install uninstall fixtures bench deps symbols-check symbols-list \
-        run compile-all demo-lm demo-tiny demo demo-tools abi-lib abi-dump abi-check docs
+        run compile-all bench-syntax demo-lm demo-tiny demo demo-tools abi-lib abi-dump abi-check docs
 
 all: $(LIB_SO) lib/$(SONAME) lib/libfrozen.so $(LIB_A) $(CLI_BIN) lib/frozen.pc
 
@@ -150,12 +150,22 @@ check:
 	@sh tools/deps.sh build
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check
+check-run: all $(TEST_BIN) $(BUILD)/tests/header_c11 symbols-check bench-syntax
 	@FRZ_TEST_BUILD=$(BUILD) MAKE='$(SUBMAKE)' sh tests/run_all.sh $(BUILD)/tests/header_c11 $(TEST_BIN) \
 	    tests/cli_test.sh tests/install_test.sh tests/python_test.sh tests/cpp_test.sh tests/rust_test.sh
 
 # Everything compiled and linked, nothing run (CI uses it with CC=clang: warnings are errors there too).
-compile-all: all $(TEST_BIN) $(BUILD)/tests/header_c11
+compile-all: all $(TEST_BIN) $(BUILD)/tests/header_c11 bench-syntax
+
+# The benchmarks are built by their own scripts (bench/*.sh, `make bench`), not by `all`, and several use internal
+# headers: compiling them here (types and syntax only, warnings as errors) keeps a change of an internal API from
+# breaking them unseen.
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+bench-syntax:
+	@for f in $(BENCH_SRC); do \
+	    $(CC) -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fopenmp -Iinclude -Isrc \
+	        $(DEPS_CFLAGS) -fsyntax-only $$f || { echo "bench-syntax: $$f does not compile" >&2; exit 1; }; \
+	done
 
 # Sanitizer build: separate objects, same tests. LeakSanitizer is part of ASan on Linux.
 check-asan:

@@ -6,7 +6,7 @@
  * Run:   OPENBLAS_CORETYPE=SkylakeX build/bench_nfresnet nf_resnet50 1.0 224 8 2 [iters]
  * One warm-up pass, then the best of iters passes of zero_grad + forward + backward (as the PyTorch side). */
 #include "vision/nfresnet.h"
-#include "vision/rng.h"
+#include "math/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +39,10 @@ int main(int argc, char **argv)
     frz_nfr_init(m, 1);
     size_t n_img = (size_t)B * 3 * size * size, n_out = (size_t)B * m->arch.num_features;
     float *img = malloc(n_img * sizeof *img), *pooled = malloc(n_out * sizeof *pooled), *r = malloc(n_out * sizeof *r);
-    frz_vrng rng;
-    frz_vrng_seed(&rng, 2);
-    for (size_t i = 0; i < n_img; i++) img[i] = (float)frz_vrng_normal(&rng);
-    for (size_t i = 0; i < n_out; i++) r[i] = (float)frz_vrng_normal(&rng);
+    frz_rng rng;
+    frz_rng_seed(&rng, 2);
+    for (size_t i = 0; i < n_img; i++) img[i] = (float)frz_rng_normal(&rng);
+    for (size_t i = 0; i < n_out; i++) r[i] = (float)frz_rng_normal(&rng);
 
     double best = 1e30, best_f = 1e30;
     for (int it = 0; it <= iters; it++) {

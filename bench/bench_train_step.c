@@ -203,7 +203,7 @@ int main(int argc, char **argv)
     const int F = enc->arch.num_features;
     if (frz_proj_create(F, P, C, &proj) != FRZ_OK) die("projector");
     frz_proj_init(proj, 2, 1.0);
-    if (frz_step_create(lm, enc, proj, B, R, L, &step) != FRZ_OK) die("step");
+    if (frz_step_create(lm, enc, proj, B, 0, R, L, &step) != FRZ_OK) die("step");
 
     /* Synthetic batch: normal pixels (the encoder's input is normalised), random caption tokens (not <|endoftext|>). */
     const size_t n_img = (size_t)B * 3 * R * R;
