@@ -117,13 +117,12 @@ frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens,
                      : frz_gpt2_train_backward(s->ws, s->d_embd, NULL, n_threads);
     if (st != FRZ_OK) return st;
     const float k = s->lm_grads ? 1.0f : grad_scale;
-    /* One image shared by every slot: its prefix gets the sum of the slots' prefix gradients. */
-    const int shared = s->n_images == 1;
-    if (shared) memset(s->d_prefix, 0, PC * sizeof *s->d_prefix);
+    /* Each slot's prefix rows go to its image's prefix gradient; an image shared by every slot gets their sum. */
+    memset(s->d_prefix, 0, (size_t)s->n_images * PC * sizeof *s->d_prefix);
     for (int b = 0; b < s->B; b++) {
         const float *src = s->d_embd + (size_t)b * T * s->C;
-        float *dst = s->d_prefix + (shared ? 0 : b * PC);
-        for (size_t i = 0; i < PC; i++) dst[i] = (shared ? dst[i] : 0.0f) + k * src[i];
+        float *dst = s->d_prefix + (s->n_images == 1 ? 0 : b * PC);
+        for (size_t i = 0; i < PC; i++) dst[i] += k * src[i];
     }
     if (!s->proj->grads || !s->enc->grads) return frz_fail(FRZ_ERR_INVALID_ARG, "step: gradients not cleared first");
     memset(s->d_pooled, 0, (size_t)s->n_images * s->F * sizeof *s->d_pooled);
