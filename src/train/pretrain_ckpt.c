@@ -16,60 +16,67 @@
 
 static const char *const TENSORS[3] = {"lm.params", "adam.m.lm", "adam.v.lm"};
 
-enum { N_SETTINGS = 20 };
+/* Metadata as (key, value) strings, each value formatted as it is added. */
+enum { MAX_META = 32 };
+typedef struct meta_list {
+    const char *key[MAX_META];
+    char val[MAX_META][40];
+    int n;
+} meta_list;
 
-/* The settings kept, as (key, value) strings: compared as strings on resume, since both sides are formatted
- * the same way and the formats read back bit for bit. */
-static void settings(const frz_pretrain_ckpt_run *r, int64_t n_params, char vals[N_SETTINGS][40],
-                     const char *keys[N_SETTINGS])
+static char *meta_add(meta_list *l, const char *key)
+{
+    l->key[l->n] = key;
+    return l->val[l->n++];
+}
+static void meta_int(meta_list *l, const char *key, int64_t v) { frz_meta_fmt_int(meta_add(l, key), 40, v); }
+static void meta_real(meta_list *l, const char *key, double v) { frz_meta_fmt_double(meta_add(l, key), 40, v); }
+
+#define SETTING(name) "frozen.pretrain." name
+
+/* The settings kept: compared as strings on resume, both sides being formatted the same way (and the formats
+ * reading back bit for bit). */
+static void settings(const frz_pretrain_ckpt_run *r, int64_t n_params, meta_list *l)
 {
     const frz_pretrain_params *p = r->p;
-    static const char *const k[N_SETTINGS] = {
-        "frozen.pretrain.steps", "frozen.pretrain.batch_size", "frozen.pretrain.context", "frozen.pretrain.lr",
-        "frozen.pretrain.warmup", "frozen.pretrain.min_lr_ratio", "frozen.pretrain.beta1", "frozen.pretrain.beta2",
-        "frozen.pretrain.adam_eps", "frozen.pretrain.weight_decay", "frozen.pretrain.grad_clip",
-        "frozen.pretrain.val_fraction", "frozen.pretrain.tab_segments", "frozen.pretrain.no_shuffle",
-        "frozen.pretrain.seed", "frozen.pretrain.n_train", "frozen.pretrain.n_val", "frozen.pretrain.n_tokens",
-        "frozen.pretrain.n_params", "frozen.pretrain.format",
-    };
-    const int64_t ints[] = {p->steps, p->batch_size, p->context};
-    for (int i = 0; i < 3; i++) frz_meta_fmt_int(vals[i], 40, ints[i]);
-    const double reals[] = {p->lr, p->warmup, p->min_lr_ratio, p->beta1, p->beta2, p->adam_eps, p->weight_decay,
-                            p->grad_clip, p->val_fraction};
-    for (int i = 0; i < 9; i++) frz_meta_fmt_double(vals[3 + i], 40, reals[i]);
-    frz_meta_fmt_int(vals[12], 40, p->tab_segments != 0);
-    frz_meta_fmt_int(vals[13], 40, p->no_shuffle != 0);
-    snprintf(vals[14], 40, "%" PRIu64, p->seed); /* the full 64 bits */
-    frz_meta_fmt_int(vals[15], 40, r->n_train);
-    frz_meta_fmt_int(vals[16], 40, r->n_val);
-    frz_meta_fmt_int(vals[17], 40, r->n_tokens);
-    frz_meta_fmt_int(vals[18], 40, n_params);
-    snprintf(vals[19], 40, "1");
-    for (int i = 0; i < N_SETTINGS; i++) keys[i] = k[i];
+    meta_int(l, SETTING("steps"), p->steps);
+    meta_int(l, SETTING("batch_size"), p->batch_size);
+    meta_int(l, SETTING("context"), p->context);
+    meta_real(l, SETTING("lr"), p->lr);
+    meta_real(l, SETTING("warmup"), p->warmup);
+    meta_real(l, SETTING("min_lr_ratio"), p->min_lr_ratio);
+    meta_real(l, SETTING("beta1"), p->beta1);
+    meta_real(l, SETTING("beta2"), p->beta2);
+    meta_real(l, SETTING("adam_eps"), p->adam_eps);
+    meta_real(l, SETTING("weight_decay"), p->weight_decay);
+    meta_real(l, SETTING("grad_clip"), p->grad_clip);
+    meta_real(l, SETTING("val_fraction"), p->val_fraction);
+    meta_int(l, SETTING("tab_segments"), p->tab_segments != 0);
+    meta_int(l, SETTING("no_shuffle"), p->no_shuffle != 0);
+    snprintf(meta_add(l, SETTING("seed")), 40, "%" PRIu64, p->seed); /* the full 64 bits */
+    meta_int(l, SETTING("n_train"), r->n_train);
+    meta_int(l, SETTING("n_val"), r->n_val);
+    meta_int(l, SETTING("n_tokens"), r->n_tokens);
+    meta_int(l, SETTING("n_params"), n_params);
+    meta_int(l, SETTING("format"), 1);
 }
 
 frz_status frz_pretrain_ckpt_save(const char *path, const frz_lm_opt *o, const frz_pretrain_ckpt_run *run,
                                   int64_t step, const frz_pretrain_pending *pending)
 {
-    enum { N_META = N_SETTINGS + 4 };
-    char vals[N_META][40];
-    const char *keys[N_META];
-    settings(run, (int64_t)o->n, vals, keys);
-    keys[N_SETTINGS] = STEP_KEY;
-    frz_meta_fmt_int(vals[N_SETTINGS], 40, step);
-    keys[N_SETTINGS + 1] = PENDING_KEY;
-    frz_meta_fmt_int(vals[N_SETTINGS + 1], 40, pending->active != 0);
-    keys[N_SETTINGS + 2] = PENDING_LOSS_KEY;
-    frz_meta_fmt_double(vals[N_SETTINGS + 2], 40, pending->active ? (double)pending->loss : 0.0);
-    keys[N_SETTINGS + 3] = PENDING_SPEED_KEY;
-    frz_meta_fmt_double(vals[N_SETTINGS + 3], 40, pending->active ? pending->tokens_per_s : 0.0);
-    const char *kv[2 * N_META];
-    for (int i = 0; i < N_META; i++) kv[2 * i] = keys[i], kv[2 * i + 1] = vals[i];
+    meta_list l = {.n = 0};
+    settings(run, (int64_t)o->n, &l);
+    meta_int(&l, STEP_KEY, step);
+    meta_int(&l, PENDING_KEY, pending->active != 0);
+    meta_real(&l, PENDING_LOSS_KEY, pending->active ? (double)pending->loss : 0.0);
+    meta_real(&l, PENDING_SPEED_KEY, pending->active ? pending->tokens_per_s : 0.0);
+    const char *kv[2 * MAX_META];
+    for (int i = 0; i < l.n; i++) kv[2 * i] = l.key[i], kv[2 * i + 1] = l.val[i];
     const float *data[3] = {o->lm->mem, o->m, o->v};
     frz_st_write_tensor ts[3];
     for (int i = 0; i < 3; i++)
         ts[i] = (frz_st_write_tensor){TENSORS[i], FRZ_DT_F32, 1, {(int64_t)o->n}, data[i]};
-    return frz_st_write_file(path, ts, 3, kv, N_META);
+    return frz_st_write_file(path, ts, 3, kv, (size_t)l.n);
 }
 
 frz_status frz_pretrain_ckpt_load(const char *path, frz_lm_opt *o, const frz_pretrain_ckpt_run *run, int64_t *step,
@@ -81,15 +88,14 @@ frz_status frz_pretrain_ckpt_load(const char *path, frz_lm_opt *o, const frz_pre
     frz_st_set *set = NULL;
     frz_status st = frz_st_open_file(path, &set);
     if (st != FRZ_OK) return st;
-    char vals[N_SETTINGS][40];
-    const char *keys[N_SETTINGS];
-    settings(run, (int64_t)o->n, vals, keys);
-    for (int i = 0; st == FRZ_OK && i < N_SETTINGS; i++) {
+    meta_list l = {.n = 0};
+    settings(run, (int64_t)o->n, &l);
+    for (int i = 0; st == FRZ_OK && i < l.n; i++) {
         const char *v;
-        st = frz_meta_string(set, keys[i], path, &v);
-        if (st == FRZ_OK && strcmp(v, vals[i]) != 0)
+        st = frz_meta_string(set, l.key[i], path, &v);
+        if (st == FRZ_OK && strcmp(v, l.val[i]) != 0)
             st = frz_fail(FRZ_ERR_INVALID_ARG, "%s: the run was made with %s = %s, this one has %s: resume with the "
-                          "same corpus and settings", path, keys[i] + strlen("frozen.pretrain."), v, vals[i]);
+                          "same corpus and settings", path, l.key[i] + strlen(SETTING("")), v, l.val[i]);
     }
     int64_t s = 0, active = 0;
     double loss = 0, speed = 0;
