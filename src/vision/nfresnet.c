@@ -2,8 +2,9 @@
  *
  * Every conv is standardised once per forward into st->wcache (conv_standardise; an inference state keeps them
  * from its first forward, the weights being frozen); the convs then run on the standardised weights, and their
- * backward goes from the gradient of the standardised weight back to the raw weight and the gain (conv_backward). Backward functions accumulate, so each gradient buffer is cleared
- * right before the first path adds into it. */
+ * backward goes from the gradient of the standardised weight back to the raw weight and the gain
+ * (conv_backward). Backward functions accumulate, so each gradient buffer is cleared right before the first path
+ * adds into it. */
 #include "vision/nfresnet_internal.h"
 #include "vision/layers.h"
 #include "math/blas.h"
