@@ -21,9 +21,9 @@ static const char usage[] =
     "  --eval-seed S         the VQA shot draw the probes use, as `frozen eval vqa --seed S` (default: --seed)\n"
     "  --antialias N         N x N samples per pixel (1: hard edges; default 4)\n"
     "Counts (defaults small / full):\n"
-    "  --shape-scenes N      train-combo scenes, captioned (48 / 4000)\n"
+    "  --shape-scenes N      train-combo scenes, captioned (48 / 40000)\n"
     "  --heldout-scenes N    held-out-combo scenes (24 / 200)\n"
-    "  --fashion-train N     Fashion-MNIST training images captioned, class-balanced (30 / 2000)\n"
+    "  --fashion-train N     Fashion-MNIST training images captioned, class-balanced (30 / 6000)\n"
     "  --fashion-pool N      Fashion-MNIST test images per class, for binding and knowledge (8 / 60)\n"
     "  --vqa-test N          questions about held-out scenes (24 / 200)\n"
     "  --vqa-support N       questions about train scenes, the shots (24 / 400)\n"
@@ -52,7 +52,7 @@ static const cli_command command = {"demo-world", usage, options, O_COUNT};
 /* The counts' defaults per scale, in option order from O_SHAPES. */
 #define N_COUNTS (O_CORPUS - O_SHAPES + 1)
 static const long small_counts[N_COUNTS] = {48, 24, 30, 8, 24, 24, 15, 8, 600};
-static const long full_counts[N_COUNTS] = {4000, 200, 2000, 60, 200, 400, 150, 100, 150000};
+static const long full_counts[N_COUNTS] = {40000, 200, 6000, 60, 200, 400, 150, 100, 150000};
 static const double default_mix[W_KINDS] = {0.10, 0.20, 0.15, 0.30, 0.05, 0.10, 0.10};
 
 typedef struct args {
