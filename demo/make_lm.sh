@@ -1,11 +1,12 @@
 #!/bin/sh
 # demo/make_lm.sh -- `make demo-lm`: the demo's language model, made by libfrozen itself. This file is the exact
 # recipe of the shipped models/demo-lm (its config.json, model.safetensors, vocab.json, merges.txt; metrics.csv
-# and loss.png beside them): a world corpus (seed 1), a byte-level BPE tokenizer trained on it, then GPT-2
-# pretraining from random weights. Same machine type, same result (the runs are deterministic for a thread count).
+# and loss.png beside them): a world corpus (seed 1), then `frozen pretrain`, which first learns a byte-level BPE
+# tokenizer of 4096 entries from it (the files `frozen tokenizer-train` writes) and then pretrains GPT-2 from
+# random weights. Same machine type, same result (the runs are deterministic for a thread count).
 #
 #   sh demo/make_lm.sh [OUT=models/demo-lm] [THREADS=2] [BUILD=build]
-# About 12 minutes on 2 cores with OPENBLAS_CORETYPE=SkylakeX (set here when the CPU has AVX-512).
+# About 11-17 minutes on 2 cores with OPENBLAS_CORETYPE=SkylakeX (set here when the CPU has AVX-512).
 set -eu
 OUT=models/demo-lm THREADS=2 BUILD=build
 for arg in "$@"; do
@@ -22,8 +23,6 @@ rm -rf "$WORK"
 set -x
 "$BUILD/demo/frozen-demo-world" --out "$WORK" --seed 1 --scale full --corpus 200000 \
     --mix caption=0.05,qa=0.25,fewshot=0.15,binding=0.30,fact=0.05,knowledge=0.10,repeat=0.10 --easy-fraction 0.3
-bin/frozen tokenizer-train --data "$WORK/lm/corpus.txt" --out "$OUT" --vocab-size 4096 --tab-segments \
-    --threads "$THREADS"
-bin/frozen pretrain --data "$WORK/lm/corpus.txt" --tokenizer "$OUT" --out "$OUT" --layers 4 --heads 4 --width 128 \
+bin/frozen pretrain --data "$WORK/lm/corpus.txt" --vocab-size 4096 --out "$OUT" --layers 4 --heads 4 --width 128 \
     --context 512 --steps 6000 --batch 32 --lr 1e-3 --warmup 100 --tab-segments --no-shuffle --val-fraction 0.002 \
     --val-every 500 --seed 1 --threads "$THREADS"
