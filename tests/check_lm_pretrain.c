@@ -406,6 +406,15 @@ static int abort_when(void *ud)
     return s->abort_after > 0 && s->calls >= s->abort_after;
 }
 
+/* Records the run's progress in s and stops it once s->abort_after progress calls have come (0: never). */
+static void watch(frz_pretrain_params *p, seen_progress *s)
+{
+    p->progress = on_progress;
+    p->progress_data = s;
+    p->abort = abort_when;
+    p->abort_data = s;
+}
+
 static int abort_polled(void *ud)
 {
     seen_progress *s = ud;
@@ -503,10 +512,7 @@ START_TEST(pretraining_is_deterministic_and_cancellable)
         p.steps = 12;
         p.batch_size = 8;
         p.n_threads = 2;
-        p.progress = on_progress;
-        p.progress_data = &seen[run];
-        p.abort = abort_when;
-        p.abort_data = &seen[run];
+        watch(&p, &seen[run]);
         frz_pretrain *t = NULL;
         const char *out = path_in(make_temp_dir(), "lm");
         ck_assert(frz_pretrain_create(lm, fact_corpus(), out, &p, &t) == FRZ_OK);
@@ -628,10 +634,7 @@ START_TEST(resume_refuses_another_run)
     p.steps = 10;
     p.batch_size = 8;
     p.n_threads = 1;
-    p.progress = on_progress;
-    p.progress_data = &seen;
-    p.abort = abort_when;
-    p.abort_data = &seen;
+    watch(&p, &seen);
     const char *dir = path_in(make_temp_dir(), "lm");
     frz_lm *lm = random_lm(1, 16, 2, 16, 5);
     frz_pretrain *t = NULL;
