@@ -805,14 +805,20 @@ typedef struct frz_lm_config {
     int32_t n_embd;       /* default 128 */
     int32_t n_ctx;        /* positions (n_positions); default 256 */
     int32_t n_inner;      /* MLP width; 0 (default): 4 n_embd */
+    int32_t reserved0;    /* never read: 0.1's struct ended in these 4 bytes of padding, which its struct_size
+                           * covers, so no member may live here (docs/abi.md) */
+    int32_t untied_head;  /* 0 (default): the LM head is wte, as in GPT-2; 1: a head of its own (lm_head.weight,
+                           * tie_word_embeddings false), which keeps tokens that are interchangeable as outputs
+                           * (names a context binds) apart as inputs -- docs/demo-run.md */
 } frz_lm_config;
 
 FRZ_API void frz_lm_config_init(frz_lm_config *c);
 FRZ_API void frz_lm_config_init_size(frz_lm_config *p, size_t size);
 #define frz_lm_config_init(p) frz_lm_config_init_size((p), sizeof *(p))
 
-/* A GPT-2 (gelu_new, LayerNorm eps 1e-5, scaled attention, LM head tied to wte) with GPT-2's initialisation:
- * every matrix and embedding N(0, 0.02), the residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02 /
+/* A GPT-2 (gelu_new, LayerNorm eps 1e-5, scaled attention, LM head tied to wte unless untied_head) with GPT-2's
+ * initialisation: every matrix and embedding N(0, 0.02) (an untied head too, drawn after the rest, so a tied
+ * model's weights do not depend on the option), the residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02 /
  * sqrt(2 n_layer)), biases 0, LayerNorm weights 1 and biases 0; the same seed gives the same weights. The
  * tokenizer is tokenizer_dir/vocab.json + merges.txt, and vocab_size is its number of ids. The model's weights
  * are its own (writable by the training calls below); frz_lm_save writes it out. Bad sizes: FRZ_ERR_INVALID_ARG

@@ -162,6 +162,10 @@ START_TEST(create_and_save_errors)
     frz_lm_config_init(&c);
     ck_assert_int_eq(frz_lm_create_random(&c, "/nonexistent-tok", 1, &lm), FRZ_ERR_IO);
     ASSERT_MSG_HAS("/nonexistent-tok/vocab.json");
+    frz_lm_config_init(&c);
+    c.untied_head = 2;
+    ck_assert_int_eq(frz_lm_create_random(&c, TOK_DIR, 1, &lm), FRZ_ERR_INVALID_ARG);
+    ASSERT_MSG_HAS("untied_head");
     ck_assert(lm == NULL);
     lm = random_lm(1, 16, 2, 8, 1);
     /* a folder under a regular file cannot be made */
@@ -498,6 +502,60 @@ START_TEST(pretraining_learns_a_tiny_corpus)
 }
 END_TEST
 
+/* An untied head: the tied model's tensors drawn first (the same values), then lm_head of its own, N(0, 0.02); the
+ * folder says tie_word_embeddings false and stores lm_head.weight; pretraining moves the head and wte apart. */
+START_TEST(untied_head_is_a_tensor_of_its_own)
+{
+    frz_lm_config c;
+    frz_lm_config_init(&c);
+    c.n_layer = 2, c.n_embd = 64, c.n_head = 2, c.n_ctx = 16, c.untied_head = 1;
+    frz_lm *lm = NULL, *tied = random_lm(2, 64, 2, 16, 11), *old = NULL;
+    /* a program built before untied_head: its struct ends where reserved0 starts, plus the padding its sizeof
+     * (its struct_size) covers -- garbage there, and in what would be untied_head, is never read */
+    frz_lm_config older = c;
+    older.struct_size = offsetof(frz_lm_config, reserved0) + sizeof older.reserved0;
+    ck_assert_uint_eq(older.struct_size % sizeof(size_t), 0);
+    older.reserved0 = -1, older.untied_head = 0x5A5A;
+    ck_assert_msg(frz_lm_create_random(&older, TOK_DIR, 11, &old) == FRZ_OK, "%s", frz_last_error());
+    ck_assert(old->cfg.tie_lm_head);
+    assert_same_weights(old, tied);
+    frz_lm_free(old);
+    ck_assert_msg(frz_lm_create_random(&c, TOK_DIR, 11, &lm) == FRZ_OK, "%s", frz_last_error());
+    const size_t V = 457, C = 64;
+    ck_assert(!lm->cfg.tie_lm_head && lm->w.lm_head != lm->w.wte);
+    ck_assert_int_eq(frz_lm_get(lm, FRZ_LM_N_PARAMS), frz_lm_get(tied, FRZ_LM_N_PARAMS) + (int64_t)(V * C));
+    ck_assert(memcmp(lm->w.wte, tied->w.wte, V * C * sizeof(float)) == 0);
+    ck_assert(memcmp(lm->w.layers[1].fc_w, tied->w.layers[1].fc_w, C * 4 * C * sizeof(float)) == 0);
+    double s2 = 0;
+    for (size_t j = 0; j < V * C; j++) s2 += (double)lm->w.lm_head[j] * lm->w.lm_head[j];
+    ck_assert_msg(fabs(sqrt(s2 / (double)(V * C)) / 0.02 - 1) < 0.03, "lm_head std %g", sqrt(s2 / (double)(V * C)));
+    /* a few steps on the facts, saved and loaded back */
+    const char *out = path_in(make_temp_dir(), "untied");
+    frz_pretrain_params p;
+    frz_pretrain_params_init(&p);
+    p.steps = 3, p.batch_size = 8, p.val_fraction = 0, p.n_threads = 2;
+    frz_pretrain *t = NULL;
+    ck_assert_msg(frz_pretrain_create(lm, fact_corpus(), out, &p, &t) == FRZ_OK, "%s", frz_last_error());
+    ck_assert_msg(frz_pretrain_run(t) == FRZ_OK, "%s", frz_last_error());
+    frz_pretrain_free(t);
+    ck_assert(memcmp(lm->w.wte, tied->w.wte, V * C * sizeof(float)) != 0);
+    ck_assert(memcmp(lm->w.lm_head, lm->w.wte, V * C * sizeof(float)) != 0);
+    frz_lm *back = NULL;
+    ck_assert_msg(frz_lm_load(out, &back) == FRZ_OK, "%s", frz_last_error());
+    ck_assert(!back->cfg.tie_lm_head);
+    assert_same_weights(lm, back);
+    size_t len;
+    char *cfg = read_file_or_fail(path_in(out, "config.json"), &len);
+    ck_assert_msg(strstr(cfg, "\"tie_word_embeddings\": false"), "%s", cfg);
+    free(cfg);
+    frz_st_set *set;
+    ck_assert(frz_st_open_file(path_in(out, "model.safetensors"), &set) == FRZ_OK);
+    ck_assert(frz_st_find(set, "lm_head.weight") != NULL);
+    frz_st_close(set);
+    frz_lm_free(back), frz_lm_free(tied), frz_lm_free(lm);
+}
+END_TEST
+
 START_TEST(pretraining_is_deterministic_and_cancellable)
 {
     /* Two runs of the same settings: the same losses, step for step; the second is stopped by its abort
@@ -699,6 +757,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, split_is_deterministic_and_disjoint);
     tcase_add_test(tc, lr_warms_up_then_decays_to_a_tenth);
     tcase_add_test(tc, pretraining_learns_a_tiny_corpus);
+    tcase_add_test(tc, untied_head_is_a_tensor_of_its_own);
     tcase_add_test(tc, pretraining_is_deterministic_and_cancellable);
     tcase_add_loop_test(tc, resume_gives_the_uninterrupted_losses, 0, 2);
     tcase_add_test(tc, resume_refuses_another_run);

@@ -367,6 +367,16 @@ expect_usage "pretrain --vocab-size 256" pretrain --data "$TMP/corpus.txt" --voc
 expect_usage "pretrain --min-frequency without --vocab-size" pretrain --data "$TMP/corpus.txt" --tokenizer "$MODEL" \
     --min-frequency 3 --out "$TMP/lm3"
 expect_usage "pretrain --resume with --init" pretrain --data "$TMP/corpus.txt" --resume --init "$TMP/lm" --out "$TMP/lm"
+run pretrain --data "$TMP/corpus.txt" --vocab-size 280 --out "$TMP/lm-u" --layers 1 --width 16 --heads 2 \
+    --context 32 --steps 2 --batch 4 --tab-segments --threads 1 --untied-head
+if [ $rc -eq 0 ] && grep -q '"tie_word_embeddings": false' "$TMP/lm-u/config.json" \
+    && grep -q 'lm_head.weight' "$TMP/lm-u/model.safetensors" && grep -q '"tie_word_embeddings": true' "$TMP/lm-v/config.json"; then
+    ok "pretrain --untied-head gives the new model a head of its own (lm_head.weight, tie_word_embeddings false)"
+else
+    fail "pretrain --untied-head gives the new model a head of its own" "rc=$rc err=$(tail -n 3 "$TMP/err")"
+fi
+expect_usage "pretrain --untied-head with --init" pretrain --data "$TMP/corpus.txt" --untied-head --init "$TMP/lm" \
+    --out "$TMP/lm3"
 # a finished run keeps no checkpoint: --resume names the missing file (the library tests resume an interrupted run)
 run pretrain --data "$TMP/corpus.txt" --resume --out "$TMP/lm" --context 32 --steps 6 --batch 4 --warmup 2 \
     --tab-segments --threads 1 --seed 3

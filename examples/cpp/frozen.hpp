@@ -527,10 +527,11 @@ inline std::vector<float> image_prefix(const vision &v, const projector &p, cons
 inline constexpr unsigned tokenize_special = FRZ_TOKENIZE_SPECIAL;
 
 // The shape of a new random model (lm::create_random); the defaults are the library's (frz_lm_config_init):
-// 4 layers, 4 heads, width 128, 256 positions, MLP width 4 n_embd.
+// 4 layers, 4 heads, width 128, 256 positions, MLP width 4 n_embd, the LM head tied to wte.
 struct lm_config {
     int32_t n_layer, n_head, n_embd, n_ctx;
-    int32_t n_inner;  // MLP width; 0: 4 n_embd
+    int32_t n_inner;      // MLP width; 0: 4 n_embd
+    int32_t untied_head;  // 0: the LM head is wte (GPT-2); 1: a head of its own (lm_head.weight)
 
     lm_config()
     {
@@ -540,6 +541,7 @@ struct lm_config {
         n_embd = d.n_embd;
         n_ctx = d.n_ctx;
         n_inner = d.n_inner;
+        untied_head = d.untied_head;
     }
 };
 
@@ -558,6 +560,7 @@ public:
         cfg.n_embd = c.n_embd;
         cfg.n_ctx = c.n_ctx;
         cfg.n_inner = c.n_inner;
+        cfg.untied_head = c.untied_head;
         frz_lm *p = nullptr;
         detail::check(frz_lm_create_random(&cfg, tokenizer_dir.c_str(), seed, &p));
         lm m;

@@ -718,7 +718,9 @@ void test_random_lm_save_and_load()
     t.vocab_size = 300;
     frozen::tokenizer_train(make_tokenizer_corpus(d), d / "tok", t);
     frozen::lm_config c;
-    EXPECT(c.n_layer == 4 && c.n_head == 4 && c.n_embd == 128 && c.n_ctx == 256 && c.n_inner == 0, "defaults");
+    EXPECT(c.n_layer == 4 && c.n_head == 4 && c.n_embd == 128 && c.n_ctx == 256 && c.n_inner == 0 &&
+               c.untied_head == 0,
+           "defaults");
     c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.n_ctx = 32;
     const std::vector<int32_t> ids = {5, 77, 120, 299, 3, 42};
     std::vector<std::vector<float>> before;

@@ -314,7 +314,8 @@ class frz_tokenizer_train_stats(Structure):
 
 class frz_lm_config(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_layer", c_int32), ("n_head", c_int32), ("n_embd", c_int32),
-                ("n_ctx", c_int32), ("n_inner", c_int32)]
+                ("n_ctx", c_int32), ("n_inner", c_int32), ("reserved0", c_int32),
+                ("untied_head", c_int32)]
 
 
 class frz_pretrain_progress(Structure):
@@ -725,8 +726,8 @@ class LM(_Handle):
     def create_random(cls, tokenizer_dir, seed=0, **config):
         """A new GPT-2 with GPT-2's random initialisation (frz_lm_create_random) and the tokenizer of
         tokenizer_dir (vocab.json + merges.txt; n_vocab is its number of ids). config (LM_CONFIG): n_layer (4),
-        n_head (4, must divide n_embd), n_embd (128), n_ctx (256), n_inner (0: 4 n_embd). The same seed gives
-        the same weights. save() writes it as a model folder; pretrain() trains it."""
+        n_head (4, must divide n_embd), n_embd (128), n_ctx (256), n_inner (0: 4 n_embd), untied_head
+        (0: the LM head is wte; 1: its own). The same seed gives the same weights. save() writes it as a model folder; pretrain() trains it."""
         c = _params(frz_lm_config, _lib.frz_lm_config_init_size, config, LM_CONFIG, "LM.create_random")
         lm = cls._wrap(_out(_lib.frz_lm_create_random, byref(c), _path(tokenizer_dir), int(seed), T=_frz_lm))
         lm.path = None
@@ -1257,7 +1258,7 @@ class Prompt(_Handle):
 
 # ---- parameters, progress and the stop protocol shared by the training calls ---------------------------------
 
-_INTERNAL = ("struct_size", "progress", "progress_data", "abort", "abort_data")
+_INTERNAL = ("struct_size", "progress", "progress_data", "abort", "abort_data", "reserved0")
 
 
 def _public_fields(cls):

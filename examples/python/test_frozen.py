@@ -989,6 +989,19 @@ class TestLMTraining(TempDir):
         with frozen.LM.create_random(tok, seed=5, **cfg) as same, frozen.LM.create_random(tok, seed=6, **cfg) as other:
             self.assertEqual(self.logits_all(same, ids), before)
             self.assertNotEqual(self.logits_all(other, ids), before)
+        # an untied head: the same body, a head of its own, saved as lm_head.weight and read back as such
+        with frozen.LM.create_random(tok, seed=5, untied_head=1, **cfg) as untied:
+            self.assertNotEqual(self.logits_all(untied, ids), before)
+            untied_logits = self.logits_all(untied, ids)
+            untied.save(os.path.join(self.tmp, "u"))
+        w, _ = read_safetensors(os.path.join(self.tmp, "u", "model.safetensors"))
+        self.assertEqual(w["lm_head.weight"][0], [300, 16])
+        self.assertEqual(w["wte.weight"][1], read_safetensors(os.path.join(self.tmp, "m", "model.safetensors"))[0][
+            "wte.weight"][1])
+        with open(os.path.join(self.tmp, "u", "config.json")) as f:
+            self.assertIs(json.load(f)["tie_word_embeddings"], False)
+        with frozen.LM(os.path.join(self.tmp, "u")) as back:
+            self.assertEqual(self.logits_all(back, ids), untied_logits)
         with self.assertRaises(frozen.InvalidArgumentError) as cm:
             frozen.LM.create_random(tok, n_head=3, n_embd=16)
         self.assertIn("n_head", cm.exception.message)

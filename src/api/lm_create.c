@@ -30,7 +30,7 @@ frz_status frz_lm_create_random(const frz_lm_config *cfg, const char *tokenizer_
     if (st) return st;
     const struct { const char *name; int32_t v, lo, hi; } m[] = {
         {"n_layer", c.n_layer, 1, 256}, {"n_head", c.n_head, 1, 256}, {"n_embd", c.n_embd, 1, 16384},
-        {"n_ctx", c.n_ctx, 1, 65536},   {"n_inner", c.n_inner, 0, 65536},
+        {"n_ctx", c.n_ctx, 1, 65536},   {"n_inner", c.n_inner, 0, 65536}, {"untied_head", c.untied_head, 0, 1},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (m[i].v < m[i].lo || m[i].v > m[i].hi)
@@ -43,6 +43,7 @@ frz_status frz_lm_create_random(const frz_lm_config *cfg, const char *tokenizer_
     frz_gpt2_config gc;
     frz_gpt2_config_init(&gc, c.n_layer, c.n_head, c.n_embd, 1 << 20, c.n_ctx);
     if (c.n_inner > 0) gc.n_inner = c.n_inner;
+    gc.tie_lm_head = !c.untied_head;
     frz_lm *probe = NULL, *lm = NULL;
     st = frz_gpt2_alloc(&gc, "frz_lm_create_random", &probe);
     if (st == FRZ_OK) st = frz_gpt2_load_tokenizer(probe, tokenizer_dir);
@@ -56,8 +57,9 @@ frz_status frz_lm_create_random(const frz_lm_config *cfg, const char *tokenizer_
     }
     frz_lm_free(probe);
     if (st) return st;
-    frz_log(FRZ_LOG_INFO, "random GPT-2: %d layers, %d heads, width %d, vocab %d, context %d, %lld parameters",
-            gc.n_layer, gc.n_head, gc.n_embd, gc.n_vocab, gc.n_ctx, (long long)lm->n_params);
+    frz_log(FRZ_LOG_INFO, "random GPT-2: %d layers, %d heads, width %d, vocab %d, context %d, %s head, %lld parameters",
+            gc.n_layer, gc.n_head, gc.n_embd, gc.n_vocab, gc.n_ctx, gc.tie_lm_head ? "tied" : "untied",
+            (long long)lm->n_params);
     *out = lm;
     return FRZ_OK;
 }

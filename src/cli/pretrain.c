@@ -18,12 +18,13 @@ static const cli_option options[] = {
     {"weight-decay", 0, 1}, {"grad-clip", 0, 1},  {"seed", 0, 1},          {"threads", 't', 1},
     {"tab-segments", 0, 0}, {"no-shuffle", 0, 0}, {"val-fraction", 0, 1},  {"val-every", 0, 1},
     {"checkpoint-every", 0, 1}, {"min-lr-ratio", 0, 1}, {"vocab-size", 0, 1}, {"min-frequency", 0, 1},
-    {"resume", 0, 0},
+    {"resume", 0, 0},     {"untied-head", 0, 0},
 };
 enum {
     OPT_DATA, OPT_TOKENIZER, OPT_OUT, OPT_INIT, OPT_LAYERS, OPT_WIDTH, OPT_HEADS, OPT_CONTEXT, OPT_STEPS, OPT_BATCH,
     OPT_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_GRAD_CLIP, OPT_SEED, OPT_THREADS, OPT_TAB_SEGMENTS, OPT_NO_SHUFFLE,
-    OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_MIN_LR, OPT_VOCAB_SIZE, OPT_MIN_FREQUENCY, OPT_RESUME
+    OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_MIN_LR, OPT_VOCAB_SIZE, OPT_MIN_FREQUENCY, OPT_RESUME,
+    OPT_UNTIED_HEAD
 };
 
 static const cli_command command = {
@@ -50,6 +51,7 @@ static const cli_command command = {
     "  -o, --out DIR             the output folder (created if missing; may be the --init folder)\n"
     "  --layers N --heads H --width C\n"
     "                            a new model's sizes (default 4 layers, 4 heads, width 128)\n"
+    "  --untied-head             a new model's LM head is its own matrix (lm_head.weight), not wte as in GPT-2\n"
     "  --context N               positions per sample (default 256 for a new model, else the model's)\n"
     "  --steps S                 optimisation steps (default 1000)\n"
     "  -b, --batch B             samples per step (default 32)\n"
@@ -127,6 +129,7 @@ static int on_option(void *ctx, size_t index, const char *value)
         a->learn_tokenizer = 1;
         return cli_parse_int32(&command, "--vocab-size", value, 257, INT32_MAX, &a->tok.vocab_size);
     case OPT_RESUME: p->resume = 1; return CLI_OK;
+    case OPT_UNTIED_HEAD: a->sizes_given = 1; a->cfg.untied_head = 1; return CLI_OK;
     case OPT_MIN_FREQUENCY:
         a->min_frequency_given = 1;
         return cli_parse_int32(&command, "--min-frequency", value, 1, INT32_MAX, &a->tok.min_frequency);
@@ -249,13 +252,13 @@ int cmd_pretrain(int argc, char **argv)
     if (rc == CLI_OK && !a.out) rc = cli_usage_error(&command, "--out DIR is required");
     if (rc == CLI_OK && a.p.resume && (a.init || a.tokenizer || a.learn_tokenizer || a.sizes_given))
         rc = cli_usage_error(&command, "--resume continues the model in --out DIR: drop --init, --tokenizer, "
-                             "--vocab-size, --layers, --heads and --width");
+                             "--vocab-size, --layers, --heads, --width and --untied-head");
     if (rc == CLI_OK && !a.p.resume && !a.init && !a.tokenizer && !a.learn_tokenizer)
         rc = cli_usage_error(&command, "--tokenizer DIR or --vocab-size N (a new model), --init DIR (an existing "
                              "one) or --resume is required");
     if (rc == CLI_OK && a.init && (a.tokenizer || a.learn_tokenizer || a.sizes_given))
         rc = cli_usage_error(&command, "--init takes the model's own tokenizer and sizes: drop --tokenizer, "
-                             "--vocab-size, --layers, --heads and --width");
+                             "--vocab-size, --layers, --heads, --width and --untied-head");
     if (rc == CLI_OK && a.tokenizer && a.learn_tokenizer)
         rc = cli_usage_error(&command, "--tokenizer DIR and --vocab-size N both give the tokenizer: use one");
     if (rc == CLI_OK && a.min_frequency_given && !a.learn_tokenizer)

@@ -113,13 +113,22 @@ pub struct LmConfig {
     pub n_ctx: i32,
     /// MLP width; 0: 4 n_embd.
     pub n_inner: i32,
+    /// 0: the LM head is wte (GPT-2); 1: a head of its own (`lm_head.weight`).
+    pub untied_head: i32,
 }
 
 impl Default for LmConfig {
     fn default() -> Self {
         // SAFETY: the matching init function.
         let d = unsafe { params_init_size(sys::frz_lm_config_init_size) };
-        LmConfig { n_layer: d.n_layer, n_head: d.n_head, n_embd: d.n_embd, n_ctx: d.n_ctx, n_inner: d.n_inner }
+        LmConfig {
+            n_layer: d.n_layer,
+            n_head: d.n_head,
+            n_embd: d.n_embd,
+            n_ctx: d.n_ctx,
+            n_inner: d.n_inner,
+            untied_head: d.untied_head,
+        }
     }
 }
 
@@ -135,6 +144,7 @@ impl Lm {
         c.n_embd = config.n_embd;
         c.n_ctx = config.n_ctx;
         c.n_inner = config.n_inner;
+        c.untied_head = config.untied_head;
         let mut out = std::ptr::null_mut();
         // SAFETY: a valid config, string and out pointer.
         check(unsafe { sys::frz_lm_create_random(&c, dir.as_ptr(), seed, &mut out) })?;

@@ -221,6 +221,8 @@ pub struct frz_lm_config {
     pub n_embd: i32,
     pub n_ctx: i32,
     pub n_inner: i32,
+    pub reserved0: i32,
+    pub untied_head: i32,
 }
 
 #[repr(C)]

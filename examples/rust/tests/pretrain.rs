@@ -142,7 +142,7 @@ fn random_lm_saves_and_loads_to_the_same_logits() {
     let e = Lm::create_random(&tok, &LmConfig { n_head: 3, n_embd: 16, ..Default::default() }, 1).err().unwrap();
     assert_eq!(e.status(), Status::InvalidArg);
     assert!(e.message().contains("n_head"), "{e}");
-    assert_eq!(LmConfig::default(), LmConfig { n_layer: 4, n_head: 4, n_embd: 128, n_ctx: 256, n_inner: 0 });
+    assert_eq!(LmConfig::default(), LmConfig { n_layer: 4, n_head: 4, n_embd: 128, n_ctx: 256, n_inner: 0, untied_head: 0 });
 }
 
 fn tiny_lm() -> Lm {
