@@ -19,7 +19,8 @@
 
 #define TOL 1e-4
 
-static const char *const MODELS[] = {"gpt2-f32", "gpt2-f16-prefix", "gpt2-bf16-sharded", "gpt2-eps", "gpt2-gelu"};
+static const char *const MODELS[] = {"gpt2-f32", "gpt2-f16-prefix", "gpt2-bf16-sharded", "gpt2-eps", "gpt2-gelu",
+                                     "gpt2-untied"};
 #define N_MODELS ((int)(sizeof MODELS / sizeof MODELS[0]))
 
 /* ---- the expectations ------------------------------------------------------------------------------------ */

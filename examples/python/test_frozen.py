@@ -40,7 +40,7 @@ except ImportError:
     numpy = None
 
 FIX = os.path.join(REPO, "tests", "fixtures")
-MODELS = ["gpt2-f32", "gpt2-f16-prefix", "gpt2-bf16-sharded", "gpt2-eps", "gpt2-gelu"]
+MODELS = ["gpt2-f32", "gpt2-f16-prefix", "gpt2-bf16-sharded", "gpt2-eps", "gpt2-gelu", "gpt2-untied"]
 SMALL_LM = os.path.join(FIX, "models", "gpt2-f32")  # 2 layers, width 48, 457 ids, context 64
 HEADER = os.path.join(REPO, "include", "frozen.h")
 CLI = os.path.join(REPO, "bin", "frozen")

@@ -53,6 +53,7 @@ class GPT2Config:
     layer_norm_epsilon: float = 1e-5
     scale_attn_weights: bool = True
     scale_attn_by_inverse_layer_idx: bool = False
+    tie_word_embeddings: bool = True    # False: lm_head.weight is a tensor of its own
     bos_token_id: int = 50256
     eos_token_id: int = 50256
     extra: dict = field(default_factory=dict)  # other config.json fields, kept as read
@@ -98,6 +99,8 @@ class GPT2Config:
             "use_cache": True,
             "vocab_size": self.vocab_size,
         }
+        if not self.tie_word_embeddings:  # written only when it differs from the default, as transformers does
+            d["tie_word_embeddings"] = False
         d.update(self.extra)
         return d
 
@@ -124,6 +127,8 @@ def param_names(cfg):
                   p + "mlp.c_fc.weight", p + "mlp.c_fc.bias",
                   p + "mlp.c_proj.weight", p + "mlp.c_proj.bias"]
     names += ["ln_f.weight", "ln_f.bias"]
+    if not cfg.tie_word_embeddings:
+        names.append("lm_head.weight")  # a top-level name in the hub's files, never "transformer."-prefixed
     return names
 
 
@@ -132,7 +137,7 @@ def param_shapes(cfg):
     shapes = {}
     for n in param_names(cfg):
         s = n.split(".")
-        if n == "wte.weight":
+        if n in ("wte.weight", "lm_head.weight"):
             shapes[n] = (V, C)
         elif n == "wpe.weight":
             shapes[n] = (P, C)
@@ -164,8 +169,8 @@ def random_weights(cfg, seed, std=0.2, bias_std=0.1, ln_std=0.2, emb_std=0.3):
 
     W = {}
     for n, shp in param_shapes(cfg).items():
-        if n in ("wte.weight", "wpe.weight"):
-            W[n] = randn(shp, emb_std if n == "wte.weight" else emb_std * 0.6)
+        if n in ("wte.weight", "wpe.weight", "lm_head.weight"):  # an untied head last: tied draws unchanged
+            W[n] = randn(shp, emb_std * 0.6 if n == "wpe.weight" else emb_std)
         elif ".ln_" in n or n.startswith("ln_f"):
             W[n] = randn(shp, ln_std, 1.0) if n.endswith("weight") else randn(shp, bias_std * 2)
         elif n.endswith("weight"):
@@ -270,7 +275,8 @@ class GPT2:
             h = self.act(self._conv1d(self._ln(x, "h.%d.ln_2" % i), "h.%d.mlp.c_fc" % i))
             x = x + self._conv1d(h, "h.%d.mlp.c_proj" % i)
         x = self._ln(x, "ln_f")
-        return x @ self.W["wte.weight"].T, new_past
+        head = "wte.weight" if self.cfg.tie_word_embeddings else "lm_head.weight"
+        return x @ self.W[head].T, new_past
 
     def seq_logits(self, ids, embeds=None):
         """Logits (T,V) of one sequence (ids may hold -1 where embeds (T,C) gives the position)."""
@@ -394,7 +400,8 @@ def write_hf_folder(d, cfg, weights, vocab, merges, dtype="F32", prefix=False, a
     os.makedirs(d, exist_ok=True)
     tdt = _DTYPES[dtype]
     pre = "transformer." if prefix else ""
-    tensors = {pre + n: weights[n].to(tdt) for n in param_names(cfg)}
+    assert not (lm_head and not cfg.tie_word_embeddings), "lm_head=True writes a tied head"
+    tensors = {(n if n == "lm_head.weight" else pre + n): weights[n].to(tdt) for n in param_names(cfg)}
     P = cfg.n_positions
     for i in range(cfg.n_layer):
         if attn_bias:

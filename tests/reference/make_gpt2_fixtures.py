@@ -10,7 +10,8 @@ Expectations are computed in float64 from the weights as stored (after f16/bf16 
 (logits) or F64 (log-probs); the C test (tests/check_lm_parity.c) accepts |got - want| <= 1e-4 * max(1, |want|)
 per element. Before writing, the script proves each fixture can tell right from wrong:
   - a float32 evaluation of the same model stays 10x inside the tolerance (a correct f32 implementation passes);
-  - each model's distinguishing config (epsilon, activation, f16/bf16 rounding) moves the logits far outside it;
+  - each model's distinguishing config (epsilon, activation, f16/bf16 rounding, an untied head) moves the logits
+    far outside it;
   - every greedy step wins by a margin far above float32 noise (so greedy ids must match exactly).
 Everything is seeded: rerunning gives identical files.
 """
@@ -46,6 +47,10 @@ MODELS = [
     # (e) activation_function "gelu" (erf), not the default "gelu_new" (tanh)
     dict(name="gpt2-gelu", seed=105, n_embd=32, n_head=4, n_layer=2, n_positions=48, activation_function="gelu",
          write=dict(dtype="F32", attn_bias=False)),
+    # (f) an LM head of its own: tie_word_embeddings false and lm_head.weight (what `frozen pretrain --untied-head`
+    #     writes)
+    dict(name="gpt2-untied", seed=106, n_embd=32, n_head=4, n_layer=2, n_positions=32, tie_word_embeddings=False,
+         write=dict(dtype="F32", attn_bias=False)),
 ]
 
 
@@ -59,6 +64,7 @@ def make_config(spec, n_vocab):
                           n_layer=spec["n_layer"], n_head=spec["n_head"],
                           activation_function=spec.get("activation_function", "gelu_new"),
                           layer_norm_epsilon=spec.get("layer_norm_epsilon", 1e-5),
+                          tie_word_embeddings=spec.get("tie_word_embeddings", True),
                           bos_token_id=n_vocab - 1, eos_token_id=n_vocab - 1)
 
 
@@ -152,6 +158,8 @@ def sensitivity(spec, cfg, W_stored, W_raw, seqs):
         variants["epsilon 1e-5"] = dict(layer_norm_epsilon=1e-5)
     variants["activation " + ("gelu_new" if cfg.activation_function == "gelu" else "gelu")] = \
         dict(activation_function="gelu_new" if cfg.activation_function == "gelu" else "gelu")
+    if not cfg.tie_word_embeddings:
+        variants["head tied to wte"] = dict(tie_word_embeddings=True)
     for label, change in variants.items():
         c2 = ref.GPT2Config(**{**cfg.__dict__, **change})
         m = ref.GPT2(c2, W_stored)
