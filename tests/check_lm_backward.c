@@ -532,7 +532,7 @@ static void assert_d_embd(const fixture *f, const float *got, const char *what)
 
 START_TEST(test_pytorch_parity)
 {
-    static const char *const models[] = {"gpt2-f32", "gpt2-gelu", "gpt2-eps"};
+    static const char *const models[] = {"gpt2-f32", "gpt2-gelu", "gpt2-eps", "gpt2-untied"};
     fixture f = open_fixture(models[_i]);
     frz_gpt2_train_ws *ws;
     ck_assert(frz_gpt2_train_ws_create(f.lm, f.B, f.T, &ws) == FRZ_OK);
@@ -979,7 +979,7 @@ static Suite *make_suite(void)
     suite_add_tcase(s, k);
     TCase *m = tcase_create("model");
     tcase_set_timeout(m, 120);
-    tcase_add_loop_test(m, test_pytorch_parity, 0, 3);
+    tcase_add_loop_test(m, test_pytorch_parity, 0, 4);
     tcase_add_test(m, test_vectors_only);
     tcase_add_loop_test(m, test_finite_differences, 0, 2);
     tcase_add_test(m, test_weights_untouched);

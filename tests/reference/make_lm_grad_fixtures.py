@@ -19,7 +19,8 @@ Writes <out_dir>/<model>.safetensors with (names are tests/check_lm_backward.c's
     seq_nll  F64 [B]     NLL sum per sequence;  seq_count I32 [B]: its number of targets
     d_embd   F32 (B,T,C) dloss / d(input embedding) at every position (prefix vector or token row of wte)
     grad.<name> F32      dloss / d(weight) for every parameter tensor (WEIGHT_GRADS models only); the tied
-                         wte.weight gradient includes both the embedding lookup and the LM head
+                         wte.weight gradient includes both the embedding lookup and the LM head (an untied
+                         model's lm_head.weight has its own)
 Metadata: the model name, B, T and the tolerance.
 
 The C test's criterion, for each of loss, seq_nll, d_embd and every grad.<name>:
@@ -46,8 +47,8 @@ import gpt2_ref as ref  # noqa: E402
 TOL = 1e-4
 PREFIX = 2
 CAPTIONS = [5, 3, 8]          # caption lengths; the longest sequence fills T (no padding)
-MODELS = ["gpt2-f32", "gpt2-gelu", "gpt2-eps"]
-WEIGHT_GRADS = {"gpt2-f32"}   # weight gradients stored (the others: loss and d_embd only)
+MODELS = ["gpt2-f32", "gpt2-gelu", "gpt2-eps", "gpt2-untied"]
+WEIGHT_GRADS = {"gpt2-f32", "gpt2-untied"}   # weight gradients stored (the others: loss and d_embd only)
 
 
 def make_batch(cfg, seed):
@@ -161,6 +162,9 @@ def main():
         if cfg.activation_function == "gelu":
             c2 = ref.GPT2Config(**{**cfg.__dict__, "activation_function": "gelu_new"})
             wrong["gelu_new"] = run(c2, W, tokens, embd, targets, torch.float64, False)
+        if not cfg.tie_word_embeddings:
+            c2 = ref.GPT2Config(**{**cfg.__dict__, "tie_word_embeddings": True})
+            wrong["head tied to wte"] = run(c2, W, tokens, embd, targets, torch.float64, False)
         sharp = {k2: scaled_err(v["d_embd"], want["d_embd"], rows=True) for k2, v in wrong.items()}
         for k2, e in sharp.items():
             assert e > 10 * TOL, "%s: the fixture cannot detect '%s' (%g)" % (name, k2, e)
