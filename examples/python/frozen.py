@@ -727,7 +727,8 @@ class LM(_Handle):
         """A new GPT-2 with GPT-2's random initialisation (frz_lm_create_random) and the tokenizer of
         tokenizer_dir (vocab.json + merges.txt; n_vocab is its number of ids). config (LM_CONFIG): n_layer (4),
         n_head (4, must divide n_embd), n_embd (128), n_ctx (256), n_inner (0: 4 n_embd), untied_head
-        (0: the LM head is wte; 1: its own). The same seed gives the same weights. save() writes it as a model folder; pretrain() trains it."""
+        (0: the LM head is wte; 1: its own). The same seed gives the same weights. save() writes it as a model
+        folder; pretrain() trains it."""
         c = _params(frz_lm_config, _lib.frz_lm_config_init_size, config, LM_CONFIG, "LM.create_random")
         lm = cls._wrap(_out(_lib.frz_lm_create_random, byref(c), _path(tokenizer_dir), int(seed), T=_frz_lm))
         lm.path = None
