@@ -865,6 +865,37 @@ START_TEST(test_world_corpus)
 }
 END_TEST
 
+/* --help states the defaults the generator uses: the mix and the easy fraction as meta.json records them for a
+ * world made without --mix / --easy-fraction. */
+START_TEST(test_world_help_defaults)
+{
+    const char *build = getenv("FRZ_TEST_BUILD");
+    char cmd[4096], help[8192] = "";
+    snprintf(cmd, sizeof cmd, "%s/demo/frozen-demo-world --help", build && build[0] ? build : "build");
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = 0;
+    for (int ch; (ch = fgetc(p)) != EOF && n + 1 < sizeof help; )
+        if (ch != ' ' && ch != '\n') help[n++] = (char)ch; /* the help wraps its lists over lines */
+    help[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    json_t *meta = load_json(path_in(world_a, "meta.json"));
+    json_t *corpus = json_object_get(meta, "corpus"), *mix = json_object_get(corpus, "mix");
+    const char *kind;
+    json_t *w;
+    json_object_foreach(mix, kind, w) {
+        char want[64];
+        snprintf(want, sizeof want, "%s=%.2f", kind, json_real_value(w));
+        ck_assert_msg(strstr(help, want), "--help does not state the default %s", want);
+    }
+    ck_assert_uint_eq(json_object_size(mix), 7);
+    char want[64];
+    snprintf(want, sizeof want, "default%g)", json_real_value(json_object_get(corpus, "easy_fraction")));
+    ck_assert_msg(strstr(help, want), "--help does not state the default easy fraction (%s)", want);
+    json_decref(meta);
+}
+END_TEST
+
 /* Probes: the evaluation prompts with captions in place of images, answers consistent with the captions. */
 START_TEST(test_world_probes)
 {
@@ -940,6 +971,7 @@ static Suite *make_suite(void)
     tcase_add_test(gen, test_world_determinism);
     tcase_add_test(gen, test_world_pictures);
     tcase_add_test(gen, test_world_corpus);
+    tcase_add_test(gen, test_world_help_defaults);
     tcase_add_test(gen, test_world_probes);
     suite_add_tcase(s, gen);
     return s;

@@ -31,10 +31,11 @@ static const char usage[] =
     "  --episodes N          binding episodes per file (8 / 100)\n"
     "  --corpus N            corpus lines (600 / 150000)\n"
     "Corpus:\n"
-    "  --mix K=W,...         relative weights of the kinds caption, qa, fewshot, binding, fact, knowledge\n"
-    "                        (default caption=0.10,qa=0.20,fewshot=0.15,binding=0.35,fact=0.05,knowledge=0.15)\n"
-    "  --easy-fraction F     the corpus's first part holds the easy kinds only (caption, qa, fact, knowledge;\n"
-    "                        default 0.2)\n"
+    "  --mix K=W,...         relative weights of the kinds caption, qa, fewshot, binding, fact, knowledge,\n"
+    "                        repeat (default caption=0.10,qa=0.20,fewshot=0.15,binding=0.30,fact=0.05,\n"
+    "                        knowledge=0.10,repeat=0.10)\n"
+    "  --easy-fraction F     the corpus's first part holds the easy kinds only (caption, qa, fact, knowledge,\n"
+    "                        repeat; default 0.2)\n"
     "  --max-tokens N        longest sample in GPT-2 pre-tokens; longer draws are redrawn (default 200)\n";
 
 enum {
@@ -79,7 +80,8 @@ static int parse_mix(const char *s, double *mix)
         int k = 0;
         while (k < W_KINDS && strcmp(w_kind_name[k], tok) != 0) k++;
         if (k == W_KINDS)
-            return cli_usage_error(&command, "--mix: unknown kind '%s' (caption, qa, fewshot, binding, fact, knowledge)",
+            return cli_usage_error(&command,
+                                   "--mix: unknown kind '%s' (caption, qa, fewshot, binding, fact, knowledge, repeat)",
                                    tok);
         int rc = cli_parse_double(&command, "--mix", eq + 1, 0.0, 1e6, &mix[k]);
         if (rc != CLI_OK) return rc;
