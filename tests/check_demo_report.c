@@ -17,17 +17,11 @@
 
 #define LM_DIR FRZ_FIXTURES "/prompt/lm"
 
-static const char *build_dir(void)
-{
-    const char *b = getenv("FRZ_TEST_BUILD");
-    return b && b[0] ? b : "build";
-}
-
 /* Runs a shell command line; returns its exit status. */
 static int sh(const char *fmt, const char *a, const char *b, const char *c)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, fmt, build_dir(), a, b, c);
+    snprintf(cmd, sizeof cmd, fmt, test_build_dir(), a, b, c);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -408,7 +402,7 @@ static int run_demo(const char *out, const char *world_tool)
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "sh demo/run.sh QUICK=1 OUT=%s SEED=3 THREADS=1 LM=%s BUILD=%s WORLD_TOOL=%s >%s.stdout 2>%s.stderr", out,
-             LM_DIR, build_dir(), world_tool, out, out);
+             LM_DIR, test_build_dir(), world_tool, out, out);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

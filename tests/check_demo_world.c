@@ -298,11 +298,10 @@ static void make_fake_fmnist(void)
 
 static void run_generator(const char *out, int seed)
 {
-    const char *build = getenv("FRZ_TEST_BUILD");
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "%s/demo/frozen-demo-world --out '%s' --seed %d --scale small --fashion-dir '%s' >/dev/null 2>&1",
-             build && build[0] ? build : "build", out, seed, fmnist_dir);
+             test_build_dir(), out, seed, fmnist_dir);
     int rc = system(cmd);
     if (rc != 0) {
         fprintf(stderr, "check_demo_world: '%s' failed (%d)\n", cmd, rc);
@@ -869,9 +868,8 @@ END_TEST
  * world made without --mix / --easy-fraction. */
 START_TEST(test_world_help_defaults)
 {
-    const char *build = getenv("FRZ_TEST_BUILD");
     char cmd[4096], help[8192] = "";
-    snprintf(cmd, sizeof cmd, "%s/demo/frozen-demo-world --help", build && build[0] ? build : "build");
+    snprintf(cmd, sizeof cmd, "%s/demo/frozen-demo-world --help", test_build_dir());
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     size_t n = 0;

@@ -19,6 +19,12 @@ const char *fixture_path(const char *rel)
     return p;
 }
 
+const char *test_build_dir(void)
+{
+    const char *b = getenv("FRZ_TEST_BUILD");
+    return b && b[0] ? b : "build";
+}
+
 const char *path_in(const char *dir, const char *name)
 {
     static char bufs[16][4200];

@@ -14,6 +14,9 @@
 /* Path under tests/fixtures, in a static rotating buffer (valid for a few calls). */
 const char *fixture_path(const char *rel);
 
+/* The build folder whose programs a test runs: $FRZ_TEST_BUILD (make check and check-asan set it), else "build". */
+const char *test_build_dir(void);
+
 /* Fails the test unless the calling thread's last error message contains part. */
 #define ASSERT_MSG_HAS(part)                                                                              \
     ck_assert_msg(strstr(frz_last_error(), (part)) != NULL, "message \"%s\" lacks \"%s\"", frz_last_error(), \
