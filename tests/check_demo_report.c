@@ -396,13 +396,13 @@ END_TEST
 
 /* ---- the driver -------------------------------------------------------------------------------------------- */
 
-/* demo/run.sh QUICK=1 on the stand-in world (tests/fixtures/demo) and the fixture LM. */
-static int run_demo(const char *out, const char *world_tool)
+/* demo/run.sh QUICK=1 on the stand-in world (tests/fixtures/demo) and the fixture LM; settings: more VAR=value. */
+static int run_demo(const char *out, const char *world_tool, const char *settings)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "sh demo/run.sh QUICK=1 OUT=%s SEED=3 THREADS=1 LM=%s BUILD=%s WORLD_TOOL=%s >%s.stdout 2>%s.stderr", out,
-             LM_DIR, test_build_dir(), world_tool, out, out);
+             "sh demo/run.sh QUICK=1 OUT=%s SEED=3 THREADS=1 LM=%s BUILD=%s WORLD_TOOL=%s %s >%s.stdout 2>%s.stderr",
+             out, LM_DIR, test_build_dir(), world_tool, settings, out, out);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -414,11 +414,23 @@ START_TEST(driver_runs_every_stage_and_repeats_itself)
         return;
     }
     const char *dir = make_temp_dir(), *out = path_in(dir, "a"), *again = path_in(dir, "b");
-    ck_assert_int_eq(run_demo(out, "tests/fixtures/demo/copy_world.sh"), 0);
+    const char *adam = "LR=3e-3 BETA2=0.98";
+    ck_assert_int_eq(run_demo(out, "tests/fixtures/demo/copy_world.sh", adam), 0);
     char *err = read_file_or_fail(path_in(dir, "a.stderr"), NULL);
     ck_assert_ptr_nonnull(strstr(err, "[1/12] generate the world"));
     ck_assert_ptr_nonnull(strstr(err, "[12/12] report"));
+    /* the Adam settings reach every training run and the recorded settings */
+    int n_train = 0;
+    for (const char *p = err; (p = strstr(p, " train --lm ")) != NULL; p++) {
+        const char *eol = strchr(p, '\n'), *hit = strstr(p, "--lr 3e-3 --beta2 0.98 ");
+        ck_assert_msg(hit != NULL && (eol == NULL || hit < eol), "a training command without the settings: %.200s", p);
+        n_train++;
+    }
+    ck_assert_int_eq(n_train, 4);
     free(err);
+    char *settings = read_file_or_fail(path_in(out, "settings.txt"), NULL);
+    ck_assert_ptr_nonnull(strstr(settings, "--lr 3e-3 --beta2 0.98 "));
+    free(settings);
     char *stdout_text = read_file_or_fail(path_in(dir, "a.stdout"), NULL);
     ck_assert_ptr_nonnull(strstr(stdout_text, "demo: the report is "));
     ck_assert_ptr_nonnull(strstr(stdout_text, "budget"));
@@ -437,13 +449,13 @@ START_TEST(driver_runs_every_stage_and_repeats_itself)
     frz_image *img = load_png(path_in(path_in(out, "plots"), "loss.png"));
     frz_image_free(img);
     /* the same seed gives the same table */
-    ck_assert_int_eq(run_demo(again, "tests/fixtures/demo/copy_world.sh"), 0);
+    ck_assert_int_eq(run_demo(again, "tests/fixtures/demo/copy_world.sh", adam), 0);
     char *t1 = read_file_or_fail(path_in(out, "table.md"), NULL), *t2 = read_file_or_fail(path_in(again, "table.md"), NULL);
     ck_assert_str_eq(t1, t2);
     free(t1);
     free(t2);
     /* a failing stage stops the run with its name and the command */
-    ck_assert_int_eq(run_demo(path_in(dir, "c"), "/bin/false"), 1);
+    ck_assert_int_eq(run_demo(path_in(dir, "c"), "/bin/false", ""), 1);
     err = read_file_or_fail(path_in(dir, "c.stderr"), NULL);
     ck_assert_msg(strstr(err, "demo: FAILED at stage 1/12 (generate the world") != NULL, "%s", err);
     ck_assert_ptr_nonnull(strstr(err, "/bin/false --out"));
