@@ -541,7 +541,7 @@ typedef struct frz_train_params {
     int32_t micro_batch;         /* examples per forward/backward pass, dividing batch_size: the gradients of
                                   * the parts are summed, weighted by their targets, into the batch's gradient,
                                   * so memory follows micro_batch and the result batch_size. 0 (default): all */
-    float lr;                    /* Adam learning rate (constant); default 3e-4 */
+    float lr;                    /* Adam learning rate; default 3e-4, constant unless lr_decay is set */
     float beta1, beta2;          /* default 0.9, 0.95 */
     float adam_eps;              /* default 1e-8 */
     float weight_decay;          /* decoupled (AdamW), on every parameter; default 0 */
@@ -571,8 +571,13 @@ typedef struct frz_train_params {
                                   * Both save the trained LM as a Hugging Face folder out_dir/lm/ (the best by
                                   * validation, like vision.safetensors) and keep its weights and AdamW moments in
                                   * the checkpoint */
-    float lm_lr;                 /* the LM's AdamW learning rate (constant); 0 (default): 1e-5 for FINETUNE, lr
-                                  * for SCRATCH. The LM takes weight_decay on its matrices only */
+    float lm_lr;                 /* the LM's AdamW learning rate; 0 (default): 1e-5 for FINETUNE, lr for SCRATCH.
+                                  * The LM takes weight_decay on its matrices only */
+    /* Appended in 0.1, after the baselines: */
+    float lr_decay;              /* share of the planned steps, at their end, over which the learning rates
+                                  * (lr and lm_lr) fall linearly towards 0: step s of S uses
+                                  * lr * (1 - (s-1)/S) / lr_decay once (s-1)/S >= 1 - lr_decay, lr before.
+                                  * 0 (default): constant throughout, as in the paper. In [0, 1] */
 } frz_train_params;
 
 typedef enum frz_train_lm_mode {

@@ -273,7 +273,7 @@ static void small_params(frz_train_params *p)
 
 /* Progress recorder: every step's loss, the validations, and an abort after a chosen step. */
 typedef struct recorder {
-    float loss[512];
+    float loss[512], lr[512];
     double val[512];
     int64_t first, last;       /* steps seen */
     int64_t abort_after;       /* abort once this step is done (0: never) */
@@ -291,6 +291,7 @@ static void on_progress(const frz_train_progress *p, void *user)
     if (r->calls++ == 0) r->first = p->step;
     r->last = p->step;
     r->loss[p->step] = p->loss;
+    r->lr[p->step] = p->lr;
     r->val[p->step] = p->val_ppl;
     r->skipped = p->skipped_images;
 }
@@ -627,6 +628,41 @@ START_TEST(early_stopping_follows_the_patience)
 }
 END_TEST
 
+START_TEST(lr_decay_cools_down_the_last_steps)
+{
+    const char *data = make_data(EIGHT, 8, NULL);
+    frz_lm *lm = NULL;
+    ck_assert_int_eq(frz_lm_load(fixture_path(SMALL_LM), &lm), FRZ_OK);
+    frz_train_params p;
+    small_params(&p);
+    p.max_steps = 8;
+    p.val_fraction = 0;
+    recorder flat = {0}, cool = {0};
+    ck_assert_int_eq(train(lm, data, make_temp_dir(), &p, &flat), FRZ_OK);
+    const char *run = make_temp_dir();
+    p.lr_decay = 0.5f;
+    ck_assert_int_eq(train(lm, data, run, &p, &cool), FRZ_OK);
+    ck_assert_int_eq(cool.last, 8);
+    for (int s = 1; s <= 8; s++) {
+        ck_assert_float_eq(flat.lr[s], p.lr);
+        /* The second half falls linearly: step s of 8 at lr (1 - (s-1)/8) / 0.5 = lr (9 - s) / 4. */
+        const double want = s <= 4 ? p.lr : p.lr * (9.0 - s) / 4.0;
+        ck_assert_msg(fabs(cool.lr[s] - want) <= 1e-6 * want, "step %d: lr %.9g, want %.9g", s, cool.lr[s], want);
+    }
+    /* The schedule is what Adam used: the same losses while the rates agree (a step's loss comes before its
+     * update, and step 5 still runs at the full rate), different ones after step 6's smaller update. */
+    for (int s = 1; s <= 6; s++) ck_assert_msg(memcmp(&flat.loss[s], &cool.loss[s], sizeof(float)) == 0, "step %d", s);
+    ck_assert(flat.loss[7] != cool.loss[7] && flat.loss[8] != cool.loss[8]);
+    /* metrics.csv's lr column is the scheduled rate: the last row's is a quarter of lr. */
+    char *csv = read_file_or_fail(path_in(run, "metrics.csv"), NULL);
+    char *end = csv + strlen(csv) - 1; /* the final newline */
+    while (end > csv && end[-1] != ',') end--;
+    ck_assert_msg(fabs(strtod(end, NULL) - p.lr / 4.0) <= 1e-6 * p.lr, "last row's lr: %s", end);
+    free(csv);
+    frz_lm_free(lm);
+}
+END_TEST
+
 START_TEST(blind_training_never_reads_images)
 {
     /* Every image is missing: with --blind nothing is decoded, nothing skipped, and training runs. */
@@ -686,6 +722,9 @@ START_TEST(create_errors)
     q = p, q.val_fraction = 0.9f;
     ck_assert_int_eq(frz_train_create(lm, data, fresh, &q, &t), FRZ_ERR_INVALID_ARG);
     ASSERT_MSG_HAS("val_fraction");
+    q = p, q.lr_decay = 1.5f;
+    ck_assert_int_eq(frz_train_create(lm, data, fresh, &q, &t), FRZ_ERR_INVALID_ARG);
+    ASSERT_MSG_HAS("lr_decay is 1.5");
     ck_assert_int_eq(frz_train_create(lm, "/nonexistent/data.tsv", fresh, &p, &t), FRZ_ERR_IO);
     ck_assert_int_eq(frz_train_create(lm, data, "/nonexistent/dir/run", &p, &t), FRZ_ERR_IO);
     ck_assert_int_eq(frz_train_run(NULL), FRZ_ERR_INVALID_ARG);
@@ -696,6 +735,7 @@ START_TEST(create_errors)
     ck_assert_float_eq(q.beta1, 0.9f);
     ck_assert_float_eq(q.beta2, 0.95f);
     ck_assert_float_eq(q.lr, 3e-4f);
+    ck_assert_float_eq(q.lr_decay, 0.0f); /* constant, as in the paper */
     ck_assert_int_eq(q.prefix_tokens, 2);
     ck_assert_int_eq(q.image_size, 224);
     frz_lm_free(lm);
@@ -788,6 +828,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, resume_gives_the_uninterrupted_losses);
     tcase_add_test(tc, abort_keeps_the_checkpoint_intact);
     tcase_add_test(tc, early_stopping_follows_the_patience);
+    tcase_add_test(tc, lr_decay_cools_down_the_last_steps);
     tcase_add_test(tc, blind_training_never_reads_images);
     tcase_add_test(tc, create_errors);
     tcase_add_test(tc, finetune_and_scratch_train_the_lm);

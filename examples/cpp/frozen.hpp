@@ -942,6 +942,7 @@ struct train_options {
     std::string image_dir;  // empty: the data file's folder
     frz_train_lm_mode lm_mode;  // FRZ_TRAIN_LM_FROZEN (Frozen), _FINETUNE or _SCRATCH (the paper's baselines)
     float lm_lr;                // the LM's learning rate; 0: 1e-5 when finetuning, lr from scratch
+    float lr_decay;             // share of the steps, at the end, over which the rates fall towards 0; 0: constant
     // After every step, on the thread running run().
     std::function<void(const train_progress &)> progress;
     // Return true to stop: run() writes a checkpoint of the last completed step and throws FRZ_ERR_CANCELLED.
@@ -975,6 +976,7 @@ struct train_options {
         n_threads = d.n_threads;
         lm_mode = static_cast<frz_train_lm_mode>(d.lm_mode);
         lm_lr = d.lm_lr;
+        lr_decay = d.lr_decay;
     }
 };
 
@@ -1022,6 +1024,7 @@ private:
         p.image_dir = t.image_dir.empty() ? nullptr : t.image_dir.c_str();
         p.lm_mode = static_cast<int32_t>(t.lm_mode);
         p.lm_lr = t.lm_lr;
+        p.lr_decay = t.lr_decay;
         return p;
     }
 };

@@ -298,7 +298,8 @@ class frz_train_params(Structure):
                 ("max_caption_tokens", c_int32), ("checkpoint_every", c_int32), ("blind", c_int),
                 ("resume", c_int), ("seed", c_uint64), ("n_threads", c_int32), ("image_dir", c_char_p),
                 ("progress", _PROGRESS_FN), ("progress_data", c_void_p), ("abort", _ABORT_FN),
-                ("abort_data", c_void_p), ("lm_mode", c_int32), ("lm_lr", c_float)]
+                ("abort_data", c_void_p), ("lm_mode", c_int32), ("lm_lr", c_float),
+                ("lr_decay", c_float)]
 
 
 class frz_tokenizer_train_params(Structure):

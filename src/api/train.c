@@ -78,6 +78,7 @@ static frz_status check_params(frz_train_params *p, const frz_lm *lm)
     if (p->n_threads < 1 || p->n_threads > 4096) return bad("n_threads", p->n_threads, "in 1..4096");
     if (p->lm_mode < FRZ_TRAIN_LM_FROZEN || p->lm_mode > FRZ_TRAIN_LM_SCRATCH)
         return bad("lm_mode", p->lm_mode, "FRZ_TRAIN_LM_FROZEN, _FINETUNE or _SCRATCH");
+    if (!(p->lr_decay >= 0 && p->lr_decay <= 1)) return bad("lr_decay", p->lr_decay, "in [0, 1]");
     if (p->lm_lr == 0) p->lm_lr = p->lm_mode == FRZ_TRAIN_LM_FINETUNE ? 1e-5f : p->lr;
     if (!(p->lm_lr > 0 && isfinite(p->lm_lr))) return bad("lm_lr", p->lm_lr, "positive (or 0: the default)");
     if (frz_lm_get(lm, FRZ_LM_EOT_TOKEN) < 0)

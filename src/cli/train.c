@@ -17,13 +17,14 @@ static const cli_option options[] = {
     {"seed", 0, 1},          {"threads", 't', 1},      {"beta1", 0, 1},          {"beta2", 0, 1},
     {"adam-eps", 0, 1},      {"weight-decay", 0, 1},   {"grad-clip", 0, 1},      {"max-caption-tokens", 0, 1},
     {"checkpoint-every", 0, 1}, {"image-dir", 0, 1},     {"micro-batch", 0, 1},    {"finetune-lm", 0, 0},
-    {"scratch-lm", 0, 0},    {"lm-lr", 0, 1},
+    {"scratch-lm", 0, 0},    {"lm-lr", 0, 1},          {"lr-decay", 0, 1},
 };
 enum {
     OPT_LM, OPT_DATA, OPT_OUT, OPT_VISION, OPT_WIDTH, OPT_IMAGE_SIZE, OPT_PREFIX, OPT_BATCH, OPT_LR, OPT_EPOCHS,
     OPT_STEPS, OPT_VAL_FRACTION, OPT_VAL_EVERY, OPT_PATIENCE, OPT_BLIND, OPT_RESUME, OPT_SEED, OPT_THREADS,
     OPT_BETA1, OPT_BETA2, OPT_ADAM_EPS, OPT_WEIGHT_DECAY, OPT_GRAD_CLIP, OPT_MAX_CAPTION, OPT_CKPT_EVERY,
-    OPT_IMAGE_DIR, OPT_MICRO_BATCH, OPT_FINETUNE_LM, OPT_SCRATCH_LM, OPT_LM_LR
+    OPT_IMAGE_DIR, OPT_MICRO_BATCH, OPT_FINETUNE_LM, OPT_SCRATCH_LM, OPT_LM_LR,
+    OPT_LR_DECAY
 };
 
 static const cli_command command = {
@@ -45,7 +46,9 @@ static const cli_command command = {
     "  --prefix-tokens N         visual prefix length (default 2, the paper's best)\n"
     "  -b, --batch B             images per step (default 128)\n"
     "  --micro-batch M           images per forward/backward pass, dividing B: memory follows M, results B\n"
-    "  --lr LR                   Adam learning rate, constant (default 3e-4)\n"
+    "  --lr LR                   Adam learning rate (default 3e-4), constant unless --lr-decay\n"
+    "  --lr-decay F              over the last share F of the steps (0..1), lower the learning rates\n"
+    "                            linearly towards 0 (default 0: constant, as in the paper)\n"
     "  --beta1 B1 --beta2 B2     Adam betas (default 0.9, 0.95)\n"
     "  --adam-eps E              Adam epsilon (default 1e-8)\n"
     "  --weight-decay WD         decoupled weight decay (default 0)\n"
@@ -132,6 +135,7 @@ static int on_option(void *ctx, size_t index, const char *value)
         return CLI_OK;
     }
     case OPT_LM_LR: return cli_parse_float(&command, "--lm-lr", value, 1e-12, 10, &p->lm_lr);
+    case OPT_LR_DECAY: return cli_parse_float(&command, "--lr-decay", value, 0, 1, &p->lr_decay);
     default: return CLI_OK;
     }
 }

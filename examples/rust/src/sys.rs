@@ -184,6 +184,7 @@ pub struct frz_train_params {
     pub abort_data: *mut c_void,
     pub lm_mode: i32,
     pub lm_lr: f32,
+    pub lr_decay: f32,
 }
 
 #[repr(C)]

@@ -22,6 +22,8 @@ pub struct TrainParams {
     pub batch_size: i32,
     pub micro_batch: i32,
     pub lr: f32,
+    /// Share of the steps, at their end, over which the learning rate falls linearly towards 0 (0: constant).
+    pub lr_decay: f32,
     pub beta1: f32,
     pub beta2: f32,
     pub adam_eps: f32,
@@ -60,6 +62,7 @@ impl Default for TrainParams {
             batch_size: d.batch_size,
             micro_batch: d.micro_batch,
             lr: d.lr,
+            lr_decay: d.lr_decay,
             beta1: d.beta1,
             beta2: d.beta2,
             adam_eps: d.adam_eps,
@@ -114,6 +117,7 @@ impl<'m> Trainer<'m> {
         p.batch_size = params.batch_size;
         p.micro_batch = params.micro_batch;
         p.lr = params.lr;
+        p.lr_decay = params.lr_decay;
         p.beta1 = params.beta1;
         p.beta2 = params.beta2;
         p.adam_eps = params.adam_eps;
