@@ -18,7 +18,7 @@ for arg in "$@"; do
         name=${arg%%=*}
         case "$name" in
         OUT | SEED | QUICK | LM | THREADS | BUILD | FROZEN | SCALE | STEPS | BATCH | VISION | WIDTH | IMAGE_SIZE | \
-            PREFIX | LR | BETA2 | VAL_FRACTION | ANSWER_TOKENS | EVAL_LIMIT | CAPTION_LIMIT | PROBE_LIMIT | BUDGET | WORLD_TOOL)
+            PREFIX | LR | BETA2 | LR_DECAY | VAL_FRACTION | ANSWER_TOKENS | EVAL_LIMIT | CAPTION_LIMIT | PROBE_LIMIT | BUDGET | WORLD_TOOL)
             eval "$name=\${arg#*=}"
             ;;
         *) echo "demo: unknown setting '$name' (see the top of demo/run.sh)" >&2; exit 2 ;;
@@ -44,6 +44,8 @@ IMAGE_SIZE=${IMAGE_SIZE:-32}     # images resized to 32 x 32
 PREFIX=${PREFIX:-7}              # visual prefix tokens: a scene caption's length (the paper: 2; docs/demo-run.md)
 LR=${LR:-2e-3}                   # Adam (the paper: 3e-4 over far more steps)
 BETA2=${BETA2:-0.999}            # Adam's beta2 (the paper: 0.95); with lr 2e-3 the better captioner (docs/demo-run.md)
+LR_DECAY=${LR_DECAY:-0}          # share of the steps that cools the lr down to 0 at the end (0: constant, the paper's;
+                                 # 0.25 measured no reliably better: docs/demo-run.md)
 VAL_FRACTION=${VAL_FRACTION:-0.02}
 # Every answer in the world is one word that the demo LM's tokenizer holds as one token. The prompts put the next
 # example right after a shot's answer, with no separator (as the paper's prompts do), so the LM has no reason to
@@ -131,7 +133,7 @@ mkdir -p "$OUT" || exit 1
 cat > "$OUT/settings.txt" <<EOF
 SEED=$SEED QUICK=$QUICK THREADS=$THREADS SCALE=$SCALE
 LM=$LM
-train: --vision $VISION --width $WIDTH --image-size $IMAGE_SIZE --prefix-tokens $PREFIX --batch $BATCH --steps $STEPS --lr $LR --beta2 $BETA2 --val-fraction $VAL_FRACTION
+train: --vision $VISION --width $WIDTH --image-size $IMAGE_SIZE --prefix-tokens $PREFIX --batch $BATCH --steps $STEPS --lr $LR --beta2 $BETA2 --lr-decay $LR_DECAY --val-fraction $VAL_FRACTION
 eval: --limit $EVAL_LIMIT (0: all) per task, answers of $ANSWER_TOKENS token(s); captions: $CAPTION_LIMIT held-out images; probes: $PROBE_LIMIT (0: all)
 libfrozen $(git describe --always --dirty 2>/dev/null || echo '(no git)'), $(uname -m), $(date -u +%Y-%m-%d)
 EOF
@@ -159,7 +161,7 @@ train() { # run-name [extra options]
     mkdir -p "$OUT/runs"
     run "$FROZEN" train --lm "$LM" --data "$W/captions_train.tsv" --out "$OUT/runs/$name" --vision "$VISION" \
         --width "$WIDTH" --image-size "$IMAGE_SIZE" --prefix-tokens "$PREFIX" --batch "$BATCH" --steps "$STEPS" \
-        --lr "$LR" --beta2 "$BETA2" --val-fraction "$VAL_FRACTION" --seed "$SEED" --threads "$THREADS" "$@"
+        --lr "$LR" --beta2 "$BETA2" --lr-decay "$LR_DECAY" --val-fraction "$VAL_FRACTION" --seed "$SEED" --threads "$THREADS" "$@"
 }
 
 stage "train Frozen (LM frozen)"

@@ -414,22 +414,22 @@ START_TEST(driver_runs_every_stage_and_repeats_itself)
         return;
     }
     const char *dir = make_temp_dir(), *out = path_in(dir, "a"), *again = path_in(dir, "b");
-    const char *adam = "LR=3e-3 BETA2=0.98";
+    const char *adam = "LR=3e-3 BETA2=0.98 LR_DECAY=0.5";
     ck_assert_int_eq(run_demo(out, "tests/fixtures/demo/copy_world.sh", adam), 0);
     char *err = read_file_or_fail(path_in(dir, "a.stderr"), NULL);
     ck_assert_ptr_nonnull(strstr(err, "[1/12] generate the world"));
     ck_assert_ptr_nonnull(strstr(err, "[12/12] report"));
-    /* the Adam settings reach every training run and the recorded settings */
+    /* the optimiser's settings reach every training run and the recorded settings */
     int n_train = 0;
     for (const char *p = err; (p = strstr(p, " train --lm ")) != NULL; p++) {
-        const char *eol = strchr(p, '\n'), *hit = strstr(p, "--lr 3e-3 --beta2 0.98 ");
+        const char *eol = strchr(p, '\n'), *hit = strstr(p, "--lr 3e-3 --beta2 0.98 --lr-decay 0.5 ");
         ck_assert_msg(hit != NULL && (eol == NULL || hit < eol), "a training command without the settings: %.200s", p);
         n_train++;
     }
     ck_assert_int_eq(n_train, 4);
     free(err);
     char *settings = read_file_or_fail(path_in(out, "settings.txt"), NULL);
-    ck_assert_ptr_nonnull(strstr(settings, "--lr 3e-3 --beta2 0.98 "));
+    ck_assert_ptr_nonnull(strstr(settings, "--lr 3e-3 --beta2 0.98 --lr-decay 0.5 "));
     free(settings);
     char *stdout_text = read_file_or_fail(path_in(dir, "a.stdout"), NULL);
     ck_assert_ptr_nonnull(strstr(stdout_text, "demo: the report is "));
