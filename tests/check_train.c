@@ -659,6 +659,19 @@ START_TEST(lr_decay_cools_down_the_last_steps)
     while (end > csv && end[-1] != ',') end--;
     ck_assert_msg(fabs(strtod(end, NULL) - p.lr / 4.0) <= 1e-6 * p.lr, "last row's lr: %s", end);
     free(csv);
+    /* Stopped inside the cool-down and resumed, the run goes on down the same slope: the same rates and losses. */
+    recorder part = {0};
+    const char *run_r = make_temp_dir();
+    part.abort_after = 6;
+    ck_assert_int_eq(train(lm, data, run_r, &p, &part), FRZ_ERR_CANCELLED);
+    part.abort_after = 0;
+    p.resume = 1;
+    ck_assert_int_eq(train(lm, data, run_r, &p, &part), FRZ_OK);
+    ck_assert_int_eq(part.first, 7);
+    for (int s = 7; s <= 8; s++) {
+        ck_assert_float_eq(part.lr[s], cool.lr[s]);
+        ck_assert_msg(memcmp(&part.loss[s], &cool.loss[s], sizeof(float)) == 0, "step %d", s);
+    }
     frz_lm_free(lm);
 }
 END_TEST
