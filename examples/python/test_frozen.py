@@ -859,6 +859,17 @@ class TestTrain(TempDir):
         self.assertFalse(ok)
         self.assertEqual(self.ckpt_step(self.run_dir("d")), 3)
 
+    def test_lr_decay_reaches_the_library(self):
+        # the field appended last in frz_train_params: 4 steps, the last half cooling down (step s of 4 at
+        # lr (1 - (s-1)/4) / 0.5 from s = 3), as the library reports the rate each step used
+        seen = []
+        self.assertTrue(frozen.train(self.lm, self.data, self.run_dir("g"), progress=seen.append, max_steps=4,
+                                     lr_decay=0.5, **TINY))
+        want = [1e-3, 1e-3, 1e-3, 0.5e-3]
+        self.assertEqual(len(seen), 4)
+        for p, w in zip(seen, want):
+            self.assertAlmostEqual(p.lr, w, delta=1e-9)
+
     def test_bad_data_and_parameters(self):
         bad = os.path.join(self.tmp, "bad.tsv")
         with open(bad, "w") as f:

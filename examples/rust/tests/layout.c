@@ -37,6 +37,7 @@ int main(void)
     OFF(frz_train_params, blind); OFF(frz_train_params, resume); OFF(frz_train_params, seed);
     OFF(frz_train_params, n_threads); OFF(frz_train_params, image_dir); OFF(frz_train_params, progress);
     OFF(frz_train_params, progress_data); OFF(frz_train_params, abort); OFF(frz_train_params, abort_data);
+    OFF(frz_train_params, lm_mode); OFF(frz_train_params, lm_lr); OFF(frz_train_params, lr_decay);
 
     SIZE(frz_tokenizer_train_params);
     OFF(frz_tokenizer_train_params, struct_size); OFF(frz_tokenizer_train_params, vocab_size);

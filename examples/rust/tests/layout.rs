@@ -26,7 +26,7 @@ fn rust_layout() -> BTreeMap<String, i64> {
     entries!(m; frz_train_params: struct_size, vision_arch, vision_width, image_size, prefix_tokens, batch_size,
              micro_batch, lr, beta1, beta2, adam_eps, weight_decay, grad_clip, epochs, max_steps, val_fraction,
              val_every, patience, max_caption_tokens, checkpoint_every, blind, resume, seed, n_threads, image_dir,
-             progress, progress_data, abort, abort_data);
+             progress, progress_data, abort, abort_data, lm_mode, lm_lr, lr_decay);
     entries!(m; frz_tokenizer_train_params: struct_size, vocab_size, min_frequency, n_threads, tab_segments, abort,
              abort_data);
     entries!(m; frz_tokenizer_train_stats: struct_size, n_bytes, n_words, n_unique_words, n_merges, n_vocab,
