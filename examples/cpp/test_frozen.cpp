@@ -632,6 +632,9 @@ void test_train_abort_keeps_checkpoint()
     wrong.batch_size = 3;
     wrong.micro_batch = 2;
     EXPECT_ERROR(frozen::trainer(m, data, d / "wrong", wrong), FRZ_ERR_INVALID_ARG, "micro");
+    wrong = small_options();
+    wrong.lr_decay = 1.5f; // the field appended last reaches the library
+    EXPECT_ERROR(frozen::trainer(m, data, d / "wrong", wrong), FRZ_ERR_INVALID_ARG, "lr_decay");
     EXPECT_ERROR(frozen::trainer(m, d / "missing.tsv", d / "x", small_options()), FRZ_ERR_IO, "missing.tsv");
 }
 
