@@ -119,6 +119,8 @@ fn bad_settings_and_data_are_errors_naming_them() {
     let lm = Lm::load(lm_dir()).unwrap();
     let e = Trainer::new(&lm, &data, d.join("a"), &TrainParams { micro_batch: 2, ..small() }).err().unwrap();
     assert!(e.status() == Status::InvalidArg && e.message().contains("micro"), "{e}");
+    let e = Trainer::new(&lm, &data, d.join("a"), &TrainParams { lr_decay: 1.5, ..small() }).err().unwrap();
+    assert!(e.status() == Status::InvalidArg && e.message().contains("lr_decay"), "{e}");
     let e = Trainer::new(&lm, d.join("missing.tsv"), d.join("b"), &small()).err().unwrap();
     assert!(e.status() == Status::Io && e.message().contains("missing.tsv"), "{e}");
     std::fs::write(d.join("bad.tsv"), "no tab on this line\n").unwrap();
