@@ -50,18 +50,20 @@ struct frz_train {
 
     int64_t steps_per_epoch, total_steps, val_every;
     frz_train_progress prog;
-    float last_lr;               /* the learning rate of the latest step (the schedule's; lr before any step) */
     double t_start;
 };
 
-/* The learning rate of step s (1-based) of `total`: base, or during the last lr_decay share of the steps a linear
- * cool-down towards 0 (the "decay" of warmup-stable-decay schedules). A run at a constant rate ends wherever its
- * last noisy updates left it; a cool-down settles it. On the demo's short runs it was no reliable gain (+2 points of
- * held-out captioning on average over five runs, inside their spread: docs/demo-run.md), so the default is off. */
-static float scheduled_lr(float base, float decay, int64_t s, int64_t total)
+/* The learning rate of step s (1-based) of the planned t->total_steps: base, or during their last lr_decay share a
+ * linear cool-down towards 0 (the "decay" of warmup-stable-decay schedules). A run at a constant rate ends wherever
+ * its last noisy updates left it; a cool-down settles it. On the demo's short runs it was no reliable gain (+2
+ * points of held-out captioning on average over five runs, inside their spread: docs/demo-run.md), so the default is
+ * off. */
+static float scheduled_lr(const frz_train *t, float base, int64_t s)
 {
-    if (decay <= 0 || total <= 0) return base;
-    const double x = (double)(s - 1) / (double)total;
+    const float decay = t->p.lr_decay;
+    if (s < 1) s = 1; /* before any step: the first step's */
+    if (decay <= 0 || t->total_steps <= 0) return base;
+    const double x = (double)(s - 1) / (double)t->total_steps;
     if (x < 1.0 - decay) return base;
     return (float)((double)base * (1.0 - x) / decay);
 }
@@ -77,7 +79,7 @@ static void refresh_progress(frz_train *t, double val)
     o->steps_per_epoch = t->steps_per_epoch;
     o->epoch = t->s.step > 0 ? (int32_t)((t->s.step - 1) / t->steps_per_epoch) : 0;
     o->loss = t->s.last_loss;
-    o->lr = t->last_lr;
+    o->lr = scheduled_lr(t, t->p.lr, t->s.step);
     o->images_per_s = t->s.last_images_per_s;
     o->val_ppl = val;
     o->best_val_ppl = t->s.best_val_ppl;
@@ -265,7 +267,6 @@ frz_status frz_trainer_create(const frz_lm *lm, const char *data_path, const cha
     t->steps_per_epoch = frz_loader_n_batches(t->n_train, t->p.batch_size);
     t->total_steps = t->p.max_steps > 0 ? t->p.max_steps : (int64_t)t->p.epochs * t->steps_per_epoch;
     t->val_every = t->p.val_every > 0 ? t->p.val_every : t->steps_per_epoch;
-    t->last_lr = scheduled_lr(t->p.lr, t->p.lr_decay, t->s.step > 0 ? t->s.step : 1, t->total_steps);
     frz_log(FRZ_LOG_INFO, "training on %zu examples, validating on %zu; %lld steps of %d (%lld per epoch)", t->n_train,
             t->n_val, (long long)t->total_steps, (int)t->p.batch_size, (long long)t->steps_per_epoch);
     refresh_progress(t, 0.0);
@@ -382,13 +383,13 @@ static frz_status update(frz_train *t, int64_t adam_t)
         return FRZ_OK;
     }
     const float scale = frz_clip_scale(sqrt(sq), t->p.grad_clip);
-    const float lr = scheduled_lr(t->p.lr, t->p.lr_decay, adam_t, t->total_steps);
-    const frz_adam_hp hp = {lr, t->p.beta1, t->p.beta2, t->p.adam_eps, t->p.weight_decay};
+    const frz_adam_hp hp = {scheduled_lr(t, t->p.lr, adam_t), t->p.beta1, t->p.beta2, t->p.adam_eps,
+                            t->p.weight_decay};
     frz_adam_update(t->enc->params, t->enc->grads, t->mom.m_vision, t->mom.v_vision, ne, &hp, adam_t, scale, nth);
     frz_adam_update(t->proj->params, t->proj->grads, t->mom.m_proj, t->mom.v_proj, np, &hp, adam_t, scale, nth);
     if (t->lm_opt) {
-        const float lm_lr = scheduled_lr(t->p.lm_lr, t->p.lr_decay, adam_t, t->total_steps);
-        const frz_adam_hp lm_hp = {lm_lr, t->p.beta1, t->p.beta2, t->p.adam_eps, t->p.weight_decay};
+        const frz_adam_hp lm_hp = {scheduled_lr(t, t->p.lm_lr, adam_t), t->p.beta1, t->p.beta2, t->p.adam_eps,
+                                   t->p.weight_decay};
         frz_lm_opt_step(t->lm_opt, &lm_hp, adam_t, scale, nth);
     }
     return FRZ_OK;
@@ -421,7 +422,8 @@ static frz_status finish_step(frz_train *t)
         }
     }
     const int32_t epoch = (int32_t)((s - 1) / t->steps_per_epoch);
-    st = frz_metrics_add(t->metrics, s, epoch, t->s.last_loss, val, t->s.last_images_per_s, t->last_lr);
+    st = frz_metrics_add(t->metrics, s, epoch, t->s.last_loss, val, t->s.last_images_per_s,
+                         scheduled_lr(t, t->p.lr, s));
     if (st != FRZ_OK) return st;
     refresh_progress(t, val);
     if (t->p.progress) t->p.progress(&t->prog, t->p.progress_data);
@@ -460,7 +462,6 @@ static frz_status train_step(frz_train *t)
     t->s.epoch = (int32_t)(t->s.step / t->steps_per_epoch);
     t->s.skipped_images += n_skipped;
     t->s.last_loss = loss;
-    t->last_lr = scheduled_lr(t->p.lr, t->p.lr_decay, t->s.step, t->total_steps);
     t->s.last_images_per_s = dt > 0 ? n_valid / dt : 0.0;
     return finish_step(t);
 }
