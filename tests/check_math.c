@@ -119,6 +119,12 @@ START_TEST(test_fast_exp)
     ck_assert(isfinite(frz_fast_expf(1000.0f)) && frz_fast_expf(1000.0f) > 1e38f);
     ck_assert(frz_fast_expf(-1000.0f) >= 0.0f && frz_fast_expf(-1000.0f) < 1e-37f);
     ck_assert(frz_fast_expf(0.0f) == 1.0f);
+    /* the clamp works on integer keys that order like the floats: check both signs, infinities, -0 and NaN */
+    ck_assert(frz_fast_expf(INFINITY) == frz_fast_expf(88.0f) && frz_fast_expf(88.5f) == frz_fast_expf(88.0f));
+    ck_assert(frz_fast_expf(-INFINITY) == frz_fast_expf(-87.0f) && frz_fast_expf(-87.5f) == frz_fast_expf(-87.0f));
+    ck_assert(frz_fast_expf(87.9f) < frz_fast_expf(88.0f) && frz_fast_expf(-86.9f) > frz_fast_expf(-87.0f));
+    ck_assert(frz_fast_expf(-0.0f) == 1.0f && frz_fast_expf(-1.0f) < 1.0f && frz_fast_expf(1.0f) > 1.0f);
+    ck_assert(isnan(frz_fast_expf(NAN)) && isnan(frz_fast_expf(-NAN)));
 }
 END_TEST
 
