@@ -248,9 +248,11 @@ START_TEST(test_conv_known_values)
 }
 END_TEST
 
-/* Large single images go tile by tile (whole output rows unfolded and multiplied by each thread, conv2d.c): the
- * paper's stem at 224 pixels and a first-stage 3x3 conv at 56, against a double-precision loop, on 1 to 3
- * threads (whose row shares differ), and a batch of two equal to each image alone. */
+/* The forward's three layouts (conv2d.c) against a double-precision loop, on 1 to 3 threads (whose shares differ):
+ * large single images go tile by tile (whole output rows unfolded and multiplied by each thread: the paper's stem
+ * at 224 pixels, a first-stage 3x3 conv at 56, a batch of two equal to each image alone); small maps go in groups
+ * of images, shared out by images where the group has more columns than the layer has output channels (the
+ * demo's stem at 32 pixels: 20 images, a group of 16 and one of 4) and by output channels otherwise. */
 static void check_conv_forward_naive(int B, int C, int H, int W, int OC, int k, int stride, int pad, uint64_t seed)
 {
     frz_conv_shape s;
@@ -284,11 +286,13 @@ static void check_conv_forward_naive(int B, int C, int H, int W, int OC, int k, 
     free(inp); free(w); free(bias); free(out); free(want); free(col);
 }
 
-START_TEST(test_conv_forward_tiled)
+START_TEST(test_conv_forward_layouts)
 {
     check_conv_forward_naive(1, 3, 224, 224, 16, 7, 2, 3, 51);  /* the stem of a width-0.25 net */
     check_conv_forward_naive(2, 16, 56, 56, 16, 3, 1, 1, 52);   /* a first-stage conv2, two images */
     check_conv_forward_naive(1, 8, 40, 37, 5, 3, 2, 1, 53);     /* too small to tile: the whole-image path */
+    check_conv_forward_naive(20, 3, 16, 16, 8, 7, 2, 3, 54);    /* groups shared out by images */
+    check_conv_forward_naive(5, 6, 4, 4, 96, 3, 1, 1, 55);      /* a group shared out by output channels */
 }
 END_TEST
 
@@ -948,7 +952,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_fd_conv_1x1_direct);
     tcase_add_test(tc, test_fd_conv_7x7_stem);
     tcase_add_test(tc, test_conv_known_values);
-    tcase_add_test(tc, test_conv_forward_tiled);
+    tcase_add_test(tc, test_conv_forward_layouts);
     tcase_add_test(tc, test_fd_relu);
     tcase_add_test(tc, test_fd_maxpool);
     tcase_add_test(tc, test_maxpool_known_values);

@@ -12,8 +12,9 @@
  * Threads: the n_threads OpenMP threads split each group's work and every thread runs single-threaded sgemm
  * calls on its share (the caller sets OpenBLAS to one thread). Only one thread pool is ever busy: OpenMP
  * threads spinning after a region while OpenBLAS's own threads compute were measured to slow a training step
- * up to 8x on two cores. The forward splits the output channels (after the threads unfold their share of col);
- * the backward splits the rows of col (whole input channels where dinp is wanted), so each thread unfolds,
+ * up to 8x on two cores. The forward splits a group's images where it has more columns than output channels
+ * (each thread unfolds and multiplies its own), else the output channels (after the threads unfold their share of
+ * col); the backward splits the rows of col (whole input channels where dinp is wanted), so each thread unfolds,
  * multiplies and folds back only its own rows: dw's columns and dinp's channels are disjoint between threads. */
 #include "core/core.h"
 #include "vision/layers.h"
@@ -77,11 +78,13 @@ static void valid_cols(const frz_conv_shape *s, int kj, int *lo, int *hi)
 }
 
 /* Rows [r0, r1) of one image's unfolding into col (rows ld floats apart), for the output rows [oh0, oh1): row
- * (c, ki, kj) holds inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. */
+ * (c, ki, kj) holds inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. The rows are short
+ * where it matters most (16 floats in the stem at 32 px, 8 in the first stage), so they are filled by plain loops:
+ * a memset/memcpy call for each stretch of 1-16 floats cost more than the copying. */
 static void im2col_tile(float *col, size_t ld, const float *inp /* (C,H,W) */, const frz_conv_shape *s, int r0,
                         int r1, int oh0, int oh1)
 {
-    const int k = s->k, st = s->stride;
+    const int k = s->k, st = s->stride, OW = s->OW;
     for (int row = r0; row < r1; row++) {
         int c = row / (k * k), ki = row / k % k, kj = row % k, lo, hi;
         const float *plane = inp + (size_t)c * s->H * s->W;
@@ -91,21 +94,17 @@ static void im2col_tile(float *col, size_t ld, const float *inp /* (C,H,W) */, c
             continue;
         }
         valid_cols(s, kj, &lo, &hi);
+        const int shift = kj - s->pad;  /* input column of output column ow: ow stride + shift */
         for (int oh = oh0; oh < oh1; oh++) {
-            int ih = oh * st - s->pad + ki;
-            float *d = dst + (size_t)(oh - oh0) * s->OW;
-            if (ih < 0 || ih >= s->H) {
-                memset(d, 0, (size_t)s->OW * sizeof *d);
-                continue;
-            }
-            memset(d, 0, (size_t)lo * sizeof *d);
-            if (hi > lo) {
-                const float *src = plane + (size_t)ih * s->W + (lo * st - s->pad + kj);
-                if (st == 1) memcpy(d + lo, src, (size_t)(hi - lo) * sizeof *d);
-                else
-                    for (int ow = lo; ow < hi; ow++) d[ow] = src[(ow - lo) * st];
-            }
-            memset(d + hi, 0, (size_t)(s->OW - hi) * sizeof *d);
+            const int ih = oh * st - s->pad + ki;
+            float *d = dst + (size_t)(oh - oh0) * OW;
+            const int in = ih >= 0 && ih < s->H;
+            const float *src = plane + (size_t)(in ? ih : 0) * s->W;
+            int ow = 0;
+            for (; ow < (in ? lo : OW); ow++) d[ow] = 0.0f;
+            if (in)
+                for (; ow < hi; ow++) d[ow] = src[ow * st + shift];
+            for (; ow < OW; ow++) d[ow] = 0.0f;
         }
     }
 }
@@ -175,6 +174,35 @@ static void conv_forward_tiled(const frz_conv_shape *s, float *y, const float *x
     }
 }
 
+/* One group's forward with the columns shared out: each thread unfolds its own images (all rows), multiplies all
+ * the weights onto its columns and scatters them to NCHW; no thread reads another's columns, so no barrier. Where
+ * the group is wider than the layer has output channels (the stem and the first stages at small sizes: 32 output
+ * channels, 1024 columns), this packs each column once and the small weight matrix once per thread, where
+ * splitting the output channels packed all the columns in every thread for half the (few) rows each. */
+static void conv_forward_by_images(const frz_conv_shape *s, float *y, const float *x, const float *w,
+                                   const float *bias, float *scratch, int g, int n_threads)
+{
+    const int OHW = s->OH * s->OW, CKK = s->C * s->k * s->k, N = g * OHW;
+    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * OHW;
+    float *prod = scratch + (size_t)CKK * N;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int lo, hi;
+        my_share(g, &lo, &hi);
+        if (hi > lo) {
+            for (int j = lo; j < hi; j++) im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, 0, CKK);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OC, (hi - lo) * OHW, CKK, 1.0f, w, CKK,
+                        scratch + (size_t)lo * OHW, N, 0.0f, prod + (size_t)lo * OHW, N);
+            for (int j = lo; j < hi; j++)
+                for (int o = 0; o < s->OC; o++) {
+                    const float *src = prod + (size_t)o * N + (size_t)j * OHW;
+                    float *dst = y + j * out_img + (size_t)o * OHW;
+                    for (int p = 0; p < OHW; p++) dst[p] = src[p] + bias[o];
+                }
+        }
+    }
+}
+
 void frz_conv_forward(const frz_conv_shape *s, float *out, const float *inp, const float *w, const float *bias,
                       float *scratch, int n_threads)
 {
@@ -190,6 +218,10 @@ void frz_conv_forward(const frz_conv_shape *s, float *out, const float *inp, con
         const int g = FRZ_MIN(G, s->B - b0), N = g * OHW;
         const float *x = inp + b0 * in_img;
         float *y = out + b0 * out_img;
+        if (g >= n_threads && g > 1 && N > s->OC) {
+            conv_forward_by_images(s, y, x, w, bias, scratch, g, n_threads);
+            continue;
+        }
         /* A lone image multiplies in place: col is the image itself for a direct conv, y is the output. */
         const float *cols = (g == 1 && is_direct(s)) ? x : scratch;
         float *prod = g == 1 ? y : scratch + (size_t)CKK * N;
