@@ -68,70 +68,86 @@ static void my_share(int n, int *lo, int *hi)
 }
 
 /* The output columns [*lo, *hi) whose input column ow stride - pad + kj lies inside the image (for kernel column
- * kj); the rest read zero padding. */
+ * kj); the rest read zero padding. (Stride 1 spelled out: the divisions were a few percent of a training step.) */
 static void valid_cols(const frz_conv_shape *s, int kj, int *lo, int *hi)
 {
-    int first = s->pad - kj, last = s->W - 1 + s->pad - kj;  /* ow stride must lie in [first, last] */
-    *lo = first > 0 ? (first + s->stride - 1) / s->stride : 0;
-    *hi = last < 0 ? 0 : FRZ_MIN(s->OW, last / s->stride + 1);
+    const int st = s->stride, first = s->pad - kj, last = s->W - 1 + s->pad - kj;  /* ow stride in [first, last] */
+    *lo = first <= 0 ? 0 : st == 1 ? first : (first + st - 1) / st;
+    *hi = last < 0 ? 0 : FRZ_MIN(s->OW, st == 1 ? last + 1 : last / st + 1);
     if (*hi < *lo) *hi = *lo;
 }
 
-/* Rows [r0, r1) of one image's unfolding into col (rows ld floats apart), for the output rows [oh0, oh1): row
- * (c, ki, kj) holds inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. The rows are short
- * where it matters most (16 floats in the stem at 32 px, 8 in the first stage), so they are filled by plain loops:
- * a memset/memcpy call for each stretch of 1-16 floats cost more than the copying. */
-static void im2col_tile(float *col, size_t ld, const float *inp /* (C,H,W) */, const frz_conv_shape *s, int r0,
-                        int r1, int oh0, int oh1)
+/* Rows [r0, r1) of the unfolding of n_img images (image j at inp + j in_img, each (C,H,W)) into col (rows ld floats
+ * apart), for the output rows [oh0, oh1): image j's columns start at j (oh1 - oh0) OW, and row (c, ki, kj) holds
+ * inp[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside the image. Image by image (its planes stay in L1);
+ * the stretches are short where it matters most (16 floats in the stem at 32 px, 8 in the first stage), so they
+ * are filled by plain loops: a memset/memcpy call for each stretch of 1-16 floats cost more than the copying. */
+static void im2col_tile(float *col, size_t ld, const float *inp, size_t in_img, int n_img, const frz_conv_shape *s,
+                        int r0, int r1, int oh0, int oh1)
 {
     const int k = s->k, st = s->stride, OW = s->OW;
-    for (int row = r0; row < r1; row++) {
-        int c = row / (k * k), ki = row / k % k, kj = row % k, lo, hi;
-        const float *plane = inp + (size_t)c * s->H * s->W;
-        float *dst = col + (size_t)row * ld;
-        if (is_direct(s)) {
-            memcpy(dst, plane + (size_t)oh0 * s->W, (size_t)(oh1 - oh0) * s->W * sizeof *dst);
-            continue;
-        }
-        valid_cols(s, kj, &lo, &hi);
-        const int shift = kj - s->pad;  /* input column of output column ow: ow stride + shift */
-        for (int oh = oh0; oh < oh1; oh++) {
-            const int ih = oh * st - s->pad + ki;
-            float *d = dst + (size_t)(oh - oh0) * OW;
-            const int in = ih >= 0 && ih < s->H;
-            const float *src = plane + (size_t)(in ? ih : 0) * s->W;
-            int ow = 0;
-            for (; ow < (in ? lo : OW); ow++) d[ow] = 0.0f;
-            if (in)
-                for (; ow < hi; ow++) d[ow] = src[ow * st + shift];
-            for (; ow < OW; ow++) d[ow] = 0.0f;
+    const size_t img_cols = (size_t)(oh1 - oh0) * OW, plane_size = (size_t)s->H * s->W;
+    if (is_direct(s)) {
+        for (int row = r0; row < r1; row++)
+            for (int j = 0; j < n_img; j++)
+                memcpy(col + (size_t)row * ld + j * img_cols, inp + j * in_img + row * plane_size + (size_t)oh0 * s->W,
+                       img_cols * sizeof *col);
+        return;
+    }
+    for (int j = 0; j < n_img; j++) {
+        int c = r0 / (k * k), ki = r0 / k % k, kj = r0 % k, lo, hi;
+        for (int row = r0; row < r1; row++) {
+            valid_cols(s, kj, &lo, &hi);
+            const int shift = kj - s->pad;  /* input column of output column ow: ow stride + shift */
+            const float *plane = inp + j * in_img + (size_t)c * plane_size;
+            float *dst = col + (size_t)row * ld + j * img_cols;
+            for (int oh = oh0; oh < oh1; oh++) {
+                const int ih = oh * st - s->pad + ki, in = ih >= 0 && ih < s->H;
+                const float *src = plane + (size_t)(in ? ih : 0) * s->W;
+                float *d = dst + (size_t)(oh - oh0) * OW;
+                int ow = 0;
+                for (; ow < (in ? lo : OW); ow++) d[ow] = 0.0f;
+                if (in)
+                    for (; ow < hi; ow++) d[ow] = src[ow * st + shift];
+                for (; ow < OW; ow++) d[ow] = 0.0f;
+            }
+            if (++kj == k) {
+                kj = 0;
+                if (++ki == k) {
+                    ki = 0;
+                    c++;
+                }
+            }
         }
     }
 }
 
-/* Rows [r0, r1) of the whole unfolding. */
-static void im2col_rows(float *col, size_t ld, const float *inp, const frz_conv_shape *s, int r0, int r1)
+/* Rows [r0, r1) of the whole unfolding of n_img images. */
+static void im2col_rows(float *col, size_t ld, const float *inp, size_t in_img, int n_img, const frz_conv_shape *s,
+                        int r0, int r1)
 {
-    im2col_tile(col, ld, inp, s, r0, r1, 0, s->OH);
+    im2col_tile(col, ld, inp, in_img, n_img, s, r0, r1, 0, s->OH);
 }
 
-/* The adjoint of im2col_rows for channels [c0, c1): dinp += folded dcol (rows ld floats apart). */
-static void col2im_add(float *dinp /* (C,H,W) */, const float *dcol, size_t ld, const frz_conv_shape *s, int c0,
-                       int c1)
+/* The adjoint of im2col_rows for channels [c0, c1): dinp += folded dcol (rows ld floats apart), n_img images. */
+static void col2im_add(float *dinp, size_t in_img, int n_img, const float *dcol, size_t ld, const frz_conv_shape *s,
+                       int c0, int c1)
 {
-    const int k = s->k, st = s->stride;
+    const int k = s->k, st = s->stride, OHW = s->OH * s->OW;
     for (int c = c0; c < c1; c++) {
-        float *plane = dinp + (size_t)c * s->H * s->W;
         for (int kk = 0; kk < k * k; kk++) {
             int ki = kk / k, kj = kk % k, lo, hi;
-            const float *src = dcol + ((size_t)c * k * k + kk) * ld;
             valid_cols(s, kj, &lo, &hi);
-            for (int oh = 0; oh < s->OH && hi > lo; oh++) {
-                int ih = oh * st - s->pad + ki;
-                if (ih < 0 || ih >= s->H) continue;
-                float *d = plane + (size_t)ih * s->W + (lo * st - s->pad + kj);
-                const float *g = src + (size_t)oh * s->OW;
-                for (int ow = lo; ow < hi; ow++) d[(ow - lo) * st] += g[ow];
+            for (int j = 0; j < n_img && hi > lo; j++) {
+                float *plane = dinp + j * in_img + (size_t)c * s->H * s->W;
+                const float *src = dcol + ((size_t)c * k * k + kk) * ld + (size_t)j * OHW;
+                for (int oh = 0; oh < s->OH; oh++) {
+                    int ih = oh * st - s->pad + ki;
+                    if (ih < 0 || ih >= s->H) continue;
+                    float *d = plane + (size_t)ih * s->W + (lo * st - s->pad + kj);
+                    const float *g = src + (size_t)oh * s->OW;
+                    for (int ow = lo; ow < hi; ow++) d[(ow - lo) * st] += g[ow];
+                }
             }
         }
     }
@@ -165,7 +181,7 @@ static void conv_forward_tiled(const frz_conv_shape *s, float *y, const float *x
         float *col = scratch + (size_t)omp_get_thread_num() * TILE_FLOATS;
         for (int oh0 = lo; oh0 < hi; oh0 += rows) {
             const int oh1 = FRZ_MIN(hi, oh0 + rows), n = (oh1 - oh0) * s->OW;
-            im2col_tile(col, (size_t)n, x, s, 0, CKK, oh0, oh1);
+            im2col_tile(col, (size_t)n, x, 0, 1, s, 0, CKK, oh0, oh1);
             for (int o = 0; o < s->OC; o++)
                 for (int p = 0; p < n; p++) y[(size_t)o * OHW + (size_t)oh0 * s->OW + p] = bias[o];
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OC, n, CKK, 1.0f, w, CKK, col, n, 1.0f,
@@ -190,7 +206,7 @@ static void conv_forward_by_images(const frz_conv_shape *s, float *y, const floa
         int lo, hi;
         my_share(g, &lo, &hi);
         if (hi > lo) {
-            for (int j = lo; j < hi; j++) im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, 0, CKK);
+            im2col_rows(scratch + (size_t)lo * OHW, (size_t)N, x + lo * in_img, in_img, hi - lo, s, 0, CKK);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OC, (hi - lo) * OHW, CKK, 1.0f, w, CKK,
                         scratch + (size_t)lo * OHW, N, 0.0f, prod + (size_t)lo * OHW, N);
             for (int j = lo; j < hi; j++)
@@ -230,8 +246,7 @@ void frz_conv_forward(const frz_conv_shape *s, float *out, const float *inp, con
             int lo, hi;
             if (cols == scratch) {
                 my_share(s->C, &lo, &hi);
-                for (int j = 0; j < g; j++)
-                    im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, lo * KK, hi * KK);
+                im2col_rows(scratch, (size_t)N, x, in_img, g, s, lo * KK, hi * KK);
             }
             my_share(s->OC, &lo, &hi);
             if (g == 1)  /* the bias goes in first, so the product adds onto it (beta = 1) */
@@ -290,8 +305,7 @@ void frz_conv_backward(const frz_conv_shape *s, float *dinp, float *dw, float *d
             if (r1 > r0) {
                 const float *rows = in_place ? x : scratch;
                 if (!in_place)
-                    for (int j = 0; j < g; j++)
-                        im2col_rows(scratch + (size_t)j * OHW, (size_t)N, x + j * in_img, s, r0, r1);
+                    im2col_rows(scratch, (size_t)N, x, in_img, g, s, r0, r1);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->OC, r1 - r0, N, 1.0f, gd, N,
                             rows + (size_t)r0 * N, N, 1.0f, dw + r0, CKK);
                 if (dx && in_place) {
@@ -301,8 +315,7 @@ void frz_conv_backward(const frz_conv_shape *s, float *dinp, float *dw, float *d
                     /* This thread's rows of col are free again: they receive dcol, then fold into dx. */
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, N, s->OC, 1.0f, w + r0, CKK, gd, N,
                                 0.0f, scratch + (size_t)r0 * N, N);
-                    for (int j = 0; j < g; j++)
-                        col2im_add(dx + j * in_img, scratch + (size_t)j * OHW, (size_t)N, s, lo, hi);
+                    col2im_add(dx, in_img, g, scratch, (size_t)N, s, lo, hi);
                 }
             }
         }
