@@ -277,6 +277,7 @@ void frz_conv_backward(const frz_conv_shape *s, float *dinp, float *dw, float *d
         double sum = 0.0;
         for (int b = 0; b < s->B; b++) {
             const float *gr = dout + b * out_img + (size_t)o * OHW;
+            #pragma omp simd reduction(+ : sum)  /* lanes of partial sums, not one latency-bound chain */
             for (int p = 0; p < OHW; p++) sum += gr[p];
         }
         dbias[o] += (float)sum;
