@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     double best = 1e30, best_f = 1e30;
     for (int it = 0; it <= iters; it++) {
         double t0 = now();
-        frz_nfr_zero_grad(m);
+        frz_nfr_zero_grad(m, threads);
         frz_nfr_forward(m, st, img, pooled, threads);
         double t1 = now();
         frz_nfr_backward(m, st, r, NULL, threads);

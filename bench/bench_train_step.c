@@ -232,7 +232,7 @@ int main(int argc, char **argv)
     for (int r = -1; r < reps; r++) {
         vision_ms = lm_ms = proj_ms = 0.0;
         const double c0 = cpu_ms(), t0 = now_ms();
-        if (frz_step_zero_grads(step) != FRZ_OK ||
+        if (frz_step_zero_grads(step, nth) != FRZ_OK ||
             frz_step_run(step, images, tokens, L, len, 1, 1.0f, nth, &loss, &n_targets) != FRZ_OK)
             die("step");
         const double t1 = now_ms();

@@ -219,7 +219,7 @@ START_TEST(adamw_two_steps_match_torch)
     float loss;
     ck_assert(frz_gpt2_train_forward(ws, tok->data, NULL, tgt->data, 2, &loss) == FRZ_OK);
     ck_assert_double_eq_tol(loss, ((const double *)frz_st_find(fx, "loss1")->data)[0], 1e-4);
-    frz_gpt2_grads_zero(o->g);
+    frz_gpt2_grads_zero(o->g, 2);
     ck_assert(frz_gpt2_train_backward(ws, NULL, o->g, 2) == FRZ_OK);
     for (size_t i = 0; i < nt; i++) {
         const float *want = need(fx, "grad1.", t[i].name)->data, *got = o->g->mem + o->off[i];

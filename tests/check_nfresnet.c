@@ -476,7 +476,7 @@ START_TEST(test_fd_network)
 
     /* The backward with two threads, the finite differences with one (many small forwards). */
     ck_assert_int_eq(frz_nfr_forward(c.m, c.st, c.images, c.pooled, 2), FRZ_OK);
-    ck_assert_int_eq(frz_nfr_zero_grad(c.m), FRZ_OK);
+    ck_assert_int_eq(frz_nfr_zero_grad(c.m, 2), FRZ_OK);
     ck_assert_int_eq(frz_nfr_backward(c.m, c.st, c.r, d_img, 2), FRZ_OK);
 
     /* A few entries of every tensor (a full sweep would be 50k forwards): the first, and a spread. */

@@ -68,7 +68,7 @@ START_TEST(backward_matches_finite_differences)
     fill(r, B * O, 9, 1.0f);
     frz_proj_forward(p, out, pooled, B, 1);
     for (int i = 0; i < B * O; i++) d_out[i] = r[i] + out[i] * out[i] * out[i];
-    ck_assert_int_eq(frz_proj_zero_grad(p), FRZ_OK);
+    ck_assert_int_eq(frz_proj_zero_grad(p, 2), FRZ_OK);
     for (int i = 0; i < B * F; i++) d_pooled[i] = 1.0f; /* backward accumulates: starts from 1 */
     frz_proj_backward(p, d_pooled, d_out, pooled, B, 2);
 

@@ -78,7 +78,7 @@ START_TEST(step_matches_pytorch_autograd)
     ck_assert_int_eq(frz_step_create(f.lm, f.enc, f.proj, f.B, 0, f.R, f.L, &s), FRZ_OK);
     float loss;
     int64_t n_targets;
-    ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
+    ck_assert_int_eq(frz_step_zero_grads(s, 2), FRZ_OK);
     ck_assert_int_eq(frz_step_run(s, f.img->data, f.tok->data, f.L, f.len->data, 1, 1.0f, 2, &loss, &n_targets),
                      FRZ_OK);
     const double want_loss = *(const double *)frz_st_find(f.ex, "loss")->data;
@@ -149,7 +149,7 @@ START_TEST(micro_batches_sum_to_the_batch_gradient)
     int64_t total = 0, part[2] = {0, 0};
     for (int b = 0; b < f.B; b++) part[b / (f.B / 2)] += lens[b] >= 0 ? lens[b] + 1 : 0;
     total = part[0] + part[1];
-    ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
+    ck_assert_int_eq(frz_step_zero_grads(s, 2), FRZ_OK);
     double sum = 0;
     for (int h = 0; h < 2; h++) {
         const size_t off = (size_t)h * (f.B / 2);
@@ -194,7 +194,7 @@ START_TEST(a_shared_image_is_encoded_once)
         frz_step *s = NULL;
         ck_assert_int_eq(frz_step_create(f.lm, f.enc, f.proj, f.B, shared, f.R, f.L, &s), FRZ_OK);
         ck_assert_int_eq(s->n_images, shared ? 1 : f.B);
-        ck_assert_int_eq(frz_step_zero_grads(s), FRZ_OK);
+        ck_assert_int_eq(frz_step_zero_grads(s, 2), FRZ_OK);
         ck_assert_int_eq(frz_step_run(s, copies, f.tok->data, f.L, f.len->data, 1, 0.5f, 2, &loss[shared],
                                       &n_targets[shared]), FRZ_OK);
         proj_grads[shared] = malloc(n_proj * sizeof(float));

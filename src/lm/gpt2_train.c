@@ -347,7 +347,6 @@ void frz_gpt2_train_seq_nll(const frz_gpt2_train_ws *ws, int b, double *nll_sum,
 
 /* ---- backward ------------------------------------------------------------------------------------------ */
 
-static void zero(float *p, size_t n) { memset(p, 0, n * sizeof *p); }
 
 /* A member of the optional per-layer gradients, or NULL. */
 #define LG(g, member) ((g) ? (g)->member : NULL)
@@ -383,12 +382,12 @@ frz_status frz_gpt2_train_backward_scaled(frz_gpt2_train_ws *ws, float *d_embd, 
         ws->dlogits_scale = scale;
     }
     /* LM head: the rows without a target get no gradient */
-    zero(ws->dhead, M * C);
+    frz_zero(ws->dhead, M * C, nth);
     frz_matmul_wt_backward(ws->dhead, LG(g, lm_head), NULL, ws->logits, ws->head_in, w->lm_head, M, C, V, nth);
-    zero(ws->dln, BT * C);
+    frz_zero(ws->dln, BT * C, nth);
     for (size_t m = 0; m < M; m++)
         memcpy(ws->dln + (size_t)ws->rows[m] * C, ws->dhead + m * C, (size_t)C * sizeof(float));
-    zero(ws->dres, BT * C);
+    frz_zero(ws->dres, BT * C, nth);
     const float *res_last = acts_of(ws, c->n_layer - 1).res_out;
     frz_layernorm_backward(ws->dres, LG(g, lnf_w), LG(g, lnf_b), ws->dln, res_last, w->lnf_w, ws->lnf_mean,
                            ws->lnf_rstd, BT, C, nth);
@@ -398,23 +397,23 @@ frz_status frz_gpt2_train_backward_scaled(frz_gpt2_train_ws *ws, float *d_embd, 
         frz_gpt2_layer_grads *lg = g && g->layers ? &g->layers[l] : NULL;
         layer_acts a = acts_of(ws, l);
         /* MLP: dres is d(res_out); the branch's input gradient joins it, making it d(res_att) */
-        zero(ws->dfch_act, BT * F);
+        frz_zero(ws->dfch_act, BT * F, nth);
         frz_matmul_backward(ws->dfch_act, LG(lg, fc_proj_w), LG(lg, fc_proj_b), ws->dres, a.fch_act, p->fc_proj_w,
                             BT, F, C, nth);
-        zero(ws->dfch, BT * F);
+        frz_zero(ws->dfch, BT * F, nth);
         frz_activation_backward(c->act, ws->dfch, ws->dfch_act, a.fch, BT * F, nth);
-        zero(ws->dln, BT * C);
+        frz_zero(ws->dln, BT * C, nth);
         frz_matmul_backward(ws->dln, LG(lg, fc_w), LG(lg, fc_b), ws->dfch, a.ln2, p->fc_w, BT, C, F, nth);
         frz_layernorm_backward(ws->dres, LG(lg, ln2_w), LG(lg, ln2_b), ws->dln, a.res_att, p->ln2_w, a.ln2_mean,
                                a.ln2_rstd, BT, C, nth);
         /* attention: dres becomes d(res_in) */
-        zero(ws->datty, BT * C);
+        frz_zero(ws->datty, BT * C, nth);
         frz_matmul_backward(ws->datty, LG(lg, attn_proj_w), LG(lg, attn_proj_b), ws->dres, a.atty, p->attn_proj_w,
                             BT, C, C, nth);
-        zero(ws->dqkv, BT * 3 * C);
+        frz_zero(ws->dqkv, BT * 3 * C, nth);
         frz_attention_backward(ws->dqkv, ws->datty, a.qkv, a.att, (size_t)B, (size_t)T, C, NH, attn_scale(c),
                                ws->datt_scratch, nth);
-        zero(ws->dln, BT * C);
+        frz_zero(ws->dln, BT * C, nth);
         frz_matmul_backward(ws->dln, LG(lg, qkv_w), LG(lg, qkv_b), ws->dqkv, a.ln1, p->qkv_w, BT, C, 3 * C, nth);
         frz_layernorm_backward(ws->dres, LG(lg, ln1_w), LG(lg, ln1_b), ws->dln, a.res_in, p->ln1_w, a.ln1_mean,
                                a.ln1_rstd, BT, C, nth);

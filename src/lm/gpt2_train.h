@@ -79,7 +79,7 @@ struct frz_gpt2_grads {
 /* A zeroed gradient for every parameter tensor of lm (tied head: lm_head == wte), in one allocation. */
 frz_status frz_gpt2_grads_create(const frz_lm *lm, frz_gpt2_grads **out);
 /* Zeroes mem (frz_gpt2_grads_create's block). */
-void frz_gpt2_grads_zero(frz_gpt2_grads *g);
+void frz_gpt2_grads_zero(frz_gpt2_grads *g, int n_threads);
 /* Frees what frz_gpt2_grads_create made; NULL is a no-op. */
 void frz_gpt2_grads_free(frz_gpt2_grads *g);
 

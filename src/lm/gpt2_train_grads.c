@@ -1,6 +1,7 @@
 /* gpt2_train_grads.c -- a gradient for every GPT-2 parameter in one allocation, laid out as the checkpoint's
  * tensor table (frz_gpt2_tensors) so that a gradient block and a parameter block line up element for element. */
 #include "lm/gpt2_train.h"
+#include "math/nn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,9 @@ void frz_gpt2_grads_free(frz_gpt2_grads *g)
     free(g);
 }
 
-void frz_gpt2_grads_zero(frz_gpt2_grads *g)
+void frz_gpt2_grads_zero(frz_gpt2_grads *g, int n_threads)
 {
-    if (g && g->mem) memset(g->mem, 0, g->n_floats * sizeof *g->mem);
+    if (g && g->mem) frz_zero(g->mem, g->n_floats, n_threads);
 }
 
 frz_status frz_gpt2_grads_create(const frz_lm *lm, frz_gpt2_grads **out)

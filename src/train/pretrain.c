@@ -309,7 +309,7 @@ static frz_status train_step(frz_pretrain *t)
     float loss = NAN;
     frz_status st = build_batch(t, t->order + first, n, &n_targets);
     if (st == FRZ_OK) st = frz_gpt2_train_forward(t->ws, t->tokens, NULL, t->targets, nth, &loss);
-    frz_gpt2_grads_zero(t->opt->g);
+    frz_gpt2_grads_zero(t->opt->g, nth);
     if (st == FRZ_OK) st = frz_gpt2_train_backward(t->ws, NULL, t->opt->g, nth);
     if (st != FRZ_OK) return st;
     const double sq = frz_lm_opt_sum_squares(t->opt, nth);

@@ -73,11 +73,11 @@ static void build_sequences(frz_step *s, const int32_t *tok, int tok_stride, con
     }
 }
 
-frz_status frz_step_zero_grads(frz_step *s)
+frz_status frz_step_zero_grads(frz_step *s, int n_threads)
 {
-    frz_gpt2_grads_zero(s->lm_grads);
-    frz_status st = frz_proj_zero_grad(s->proj);
-    return st == FRZ_OK ? frz_nfr_zero_grad(s->enc) : st;
+    frz_gpt2_grads_zero(s->lm_grads, n_threads);
+    frz_status st = frz_proj_zero_grad(s->proj, n_threads);
+    return st == FRZ_OK ? frz_nfr_zero_grad(s->enc, n_threads) : st;
 }
 
 frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens, int tok_stride, const int32_t *len,
@@ -111,7 +111,7 @@ frz_status frz_step_run(frz_step *s, const float *images, const int32_t *tokens,
     if (st != FRZ_OK || !backward) return st;
 
     const size_t rows = (size_t)s->B * T, PC = (size_t)s->P * s->C;
-    memset(s->d_embd, 0, rows * s->C * sizeof *s->d_embd);
+    frz_zero(s->d_embd, rows * s->C, n_threads);
     /* With LM gradients the backward applies grad_scale itself (to both); frozen, it is applied to the prefix. */
     st = s->lm_grads ? frz_gpt2_train_backward_scaled(s->ws, s->d_embd, s->lm_grads, grad_scale, n_threads)
                      : frz_gpt2_train_backward(s->ws, s->d_embd, NULL, n_threads);

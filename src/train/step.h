@@ -56,7 +56,7 @@ frz_status frz_step_create(const frz_lm *lm, frz_nfr_model *enc, frz_projector *
 void frz_step_free(frz_step *s);
 
 /* Clears the encoder's and the projector's gradients (allocating them on first use). */
-frz_status frz_step_zero_grads(frz_step *s);
+frz_status frz_step_zero_grads(frz_step *s, int n_threads);
 
 /* One pass. images (B,3,R,R) (with shared_image, only the first is read); tokens (B, tok_stride) caption
  * tokens; len (B) their counts, -1 for an empty slot (no targets; its image is still encoded). *loss: the mean cross-entropy (0 when no slot has a caption);

@@ -329,7 +329,7 @@ static frz_status batch_pass(frz_train *t, const frz_batch *b, int backward, flo
     for (int i = 0; i < b->B; i++) total += b->len[i] >= 0 ? b->len[i] + 1 : 0;
     *loss = NAN;
     if (total == 0) return FRZ_OK;
-    frz_status st = backward ? frz_step_zero_grads(t->step) : FRZ_OK;
+    frz_status st = backward ? frz_step_zero_grads(t->step, t->p.n_threads) : FRZ_OK;
     double sum = 0.0;
     for (int c0 = 0; st == FRZ_OK && c0 < b->B; c0 += M) {
         int64_t part = 0;

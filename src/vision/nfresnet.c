@@ -8,6 +8,7 @@
 #include "vision/nfresnet_internal.h"
 #include "vision/layers.h"
 #include "math/blas.h"
+#include "math/nn.h"
 
 #include <math.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static void conv_backward(frz_nfr_model *m, frz_nfr_state *st, const frz_nfr_con
     frz_conv_shape cs;
     frz_conv_shape_init(&cs, st->B, c->ic, H, W, c->oc, c->k, c->stride, c->pad);
     const int F = c->ic * c->k * c->k;
-    memset(st->dw_hat, 0, (size_t)c->oc * F * sizeof(float));
+    frz_zero(st->dw_hat, (size_t)c->oc * F, nt);
     frz_conv_backward(&cs, dinp, st->dw_hat, m->grads + c->bias, dout, inp, st->wcache + c->weight, st->scratch, nt);
     frz_wstd_backward(m->grads + c->weight, m->grads + c->gain, st->dw_hat, m->params + c->weight,
                       m->params + c->gain, st->wcache + c->bias, st->wcache + c->gain, c->oc, F, conv_scale(c), nt);
@@ -102,27 +103,27 @@ static void block_backward(frz_nfr_model *m, frz_nfr_state *st, int i, const flo
     }
     if (m->cfg.skipinit) m->grads[m->arch.skipinit_gain[i]] += (float)(m->cfg.alpha * dg);
 
-    memset(t, 0, n_mid_out * sizeof(float));                          /* t = da2 */
+    frz_zero(t, n_mid_out, nt);                          /* t = da2 */
     conv_backward(m, st, &m->arch.conv3[i], t, dx, A->a2, A->OH, A->OW, nt);
-    memset(dx, 0, n_mid_out * sizeof(float));                         /* dx = dc2 */
+    frz_zero(dx, n_mid_out, nt);                         /* dx = dc2 */
     frz_relu_backward(dx, t, A->a2, n_mid_out, 1.0f, nt);
-    memset(t, 0, n_mid_in * sizeof(float));                           /* t = da1 */
+    frz_zero(t, n_mid_in, nt);                           /* t = da1 */
     conv_backward(m, st, &m->arch.conv2[i], t, dx, A->a1, A->H, A->W, nt);
-    memset(dx, 0, n_mid_in * sizeof(float));                          /* dx = dc1 */
+    frz_zero(dx, n_mid_in, nt);                          /* dx = dc1 */
     frz_relu_backward(dx, t, A->a1, n_mid_in, 1.0f, nt);
-    memset(t, 0, n_in * sizeof(float));                               /* t = dh */
+    frz_zero(t, n_in, nt);                               /* t = dh */
     conv_backward(m, st, &m->arch.conv1[i], t, dx, A->h, A->H, A->W, nt);
 
     if (blk->has_down && A->p) {
         size_t n_p = B * blk->in_ch * A->OH * A->OW;
-        memset(dx, 0, n_p * sizeof(float));                           /* dx = dp */
+        frz_zero(dx, n_p, nt);                           /* dx = dp */
         conv_backward(m, st, &m->arch.down[i], dx, dy, A->p, A->OH, A->OW, nt);
         frz_avgpool2_backward(t, dx, st->B * blk->in_ch, A->H, A->W, nt);
     } else if (blk->has_down) {
         conv_backward(m, st, &m->arch.down[i], t, dy, A->h, A->H, A->W, nt);
     }
     /* dx = d(shortcut)/dx + dh * beta where x > 0 */
-    if (blk->has_down) memset(dx, 0, n_in * sizeof(float));
+    if (blk->has_down) frz_zero(dx, n_in, nt);
     else memcpy(dx, dy, n_in * sizeof(float));
     frz_relu_backward(dx, t, x, n_in, blk->beta, nt);
 }
@@ -179,7 +180,7 @@ frz_status frz_nfr_backward(frz_nfr_model *m, frz_nfr_state *st, const float *d_
     if (rc != FRZ_OK) return rc;
     if (!d_pooled) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_nfr_backward: d_pooled is NULL");
     if (st->frozen) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_nfr_backward: the state was made for inference only");
-    if (!m->grads && (rc = frz_nfr_zero_grad(m)) != FRZ_OK) return rc;
+    if (!m->grads && (rc = frz_nfr_zero_grad(m, n_threads)) != FRZ_OK) return rc;
     const int nt = n_threads > 0 ? n_threads : 1;
     const frz_nfr_arch *a = &m->arch;
     frz_blas_set_threads(1);  /* the convs split their work among OpenMP threads (conv2d.c) */
@@ -187,9 +188,9 @@ frz_status frz_nfr_backward(frz_nfr_model *m, frz_nfr_state *st, const float *d_
     /* The three gradient buffers rotate: dy (the current block's output gradient), dx, and a temporary. */
     float *dy = st->grad[0], *dx = st->grad[1], *t = st->grad[2];
     const size_t n_feat = (size_t)st->B * a->num_features * st->Hf * st->Wf;
-    memset(t, 0, n_feat * sizeof(float));
+    frz_zero(t, n_feat, nt);
     frz_gap_backward(t, d_pooled, st->B * a->num_features, st->Hf * st->Wf, nt);
-    memset(dy, 0, n_feat * sizeof(float));
+    frz_zero(dy, n_feat, nt);
     frz_relu_backward(dy, t, st->feat, n_feat, 1.0f, nt);
 
     for (int i = a->n_blocks - 1; i >= 0; i--) {
@@ -201,7 +202,7 @@ frz_status frz_nfr_backward(frz_nfr_model *m, frz_nfr_state *st, const float *d_
     }
 
     const size_t n_stem = (size_t)st->B * a->stem_ch * st->H1 * st->W1;
-    memset(t, 0, n_stem * sizeof(float));
+    frz_zero(t, n_stem, nt);
     frz_maxpool_backward(t, dy, st->stem_out, st->B * a->stem_ch, st->H1, st->W1, 3, 2, 1, nt);
     conv_backward(m, st, &a->stem, d_images, t, st->images, st->H, st->W, nt);
     return FRZ_OK;

@@ -16,7 +16,7 @@
  *     frz_nfr_model *m;    frz_nfr_create(&cfg, &m);  frz_nfr_init(m, seed);   (or frz_nfr_load(path, NULL, &m))
  *     frz_nfr_state *st;   frz_nfr_state_create(m, B, H, W, &st);
  *     frz_nfr_forward(m, st, images, pooled, n_threads);
- *     frz_nfr_zero_grad(m);  frz_nfr_backward(m, st, d_pooled, NULL, n_threads);  ... m->grads, m->params ...
+ *     frz_nfr_zero_grad(m, n_threads);  frz_nfr_backward(m, st, d_pooled, NULL, n_threads);  ... m->grads, m->params ...
  *     frz_nfr_save(m, path);  frz_nfr_state_free(st);  frz_nfr_free(m);
  * The model (weights, gradients) and the state (activations for one batch shape) are separate: forward only
  * reads the model, so several threads may run forwards on one model, each with its own state. */
@@ -122,7 +122,7 @@ void frz_nfr_free(frz_nfr_model *m);
  * 0 without skipinit), skipinit gains 0; deterministic for a seed. */
 void frz_nfr_init(frz_nfr_model *m, uint64_t seed);
 /* Clears the gradients (allocating them if needed). */
-frz_status frz_nfr_zero_grad(frz_nfr_model *m);
+frz_status frz_nfr_zero_grad(frz_nfr_model *m, int n_threads);
 /* The flat index range of a named tensor, or NULL. */
 const frz_nfr_tensor *frz_nfr_find_tensor(const frz_nfr_model *m, const char *name);
 

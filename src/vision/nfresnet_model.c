@@ -1,5 +1,6 @@
 /* nfresnet_model.c -- the parameter block: creation, timm's initialisation, gradients, lookup by name. */
 #include "vision/nfresnet.h"
+#include "math/nn.h"
 #include "math/rng.h"
 
 #include <math.h>
@@ -66,14 +67,14 @@ void frz_nfr_init(frz_nfr_model *m, uint64_t seed)
     }
 }
 
-frz_status frz_nfr_zero_grad(frz_nfr_model *m)
+frz_status frz_nfr_zero_grad(frz_nfr_model *m, int n_threads)
 {
     if (!m) return frz_fail(FRZ_ERR_INVALID_ARG, "frz_nfr_zero_grad: model is NULL");
     if (!m->grads) {
         m->grads = frz_calloc(m->arch.n_params, sizeof(float), "NF-ResNet gradients");
         return m->grads ? FRZ_OK : FRZ_ERR_NOMEM;
     }
-    memset(m->grads, 0, m->arch.n_params * sizeof(float));
+    frz_zero(m->grads, m->arch.n_params, n_threads);
     return FRZ_OK;
 }
 

@@ -2,6 +2,7 @@
 #include "vision/projector.h"
 
 #include "math/blas.h"
+#include "math/nn.h"
 #include "math/rng.h"
 #include "train/meta.h"
 
@@ -53,13 +54,13 @@ void frz_proj_init(frz_projector *p, uint64_t seed, double scale)
     for (size_t i = 0; i < p->n_params; i++) p->params[i] = (float)((2.0 * frz_rng_uniform(&rng) - 1.0) * bound);
 }
 
-frz_status frz_proj_zero_grad(frz_projector *p)
+frz_status frz_proj_zero_grad(frz_projector *p, int n_threads)
 {
     if (!p->grads) {
         p->grads = frz_calloc(p->n_params, sizeof *p->grads, "projector gradients");
         return p->grads ? FRZ_OK : FRZ_ERR_NOMEM;
     }
-    memset(p->grads, 0, p->n_params * sizeof *p->grads);
+    frz_zero(p->grads, p->n_params, n_threads);
     return FRZ_OK;
 }
 

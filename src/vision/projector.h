@@ -37,7 +37,7 @@ void frz_proj_free(frz_projector *p);
  * the first layer norm and learns slowly). */
 void frz_proj_init(frz_projector *p, uint64_t seed, double scale);
 /* Clears the gradients (allocating them on first use). */
-frz_status frz_proj_zero_grad(frz_projector *p);
+frz_status frz_proj_zero_grad(frz_projector *p, int n_threads);
 
 static inline size_t frz_proj_out(const frz_projector *p) { return (size_t)p->n_prefix * (size_t)p->n_embd; }
 static inline const float *frz_proj_weight(const frz_projector *p) { return p->params; }
