@@ -4,8 +4,9 @@
  * gradient norm, frz_adam_update over the encoder and the projector). Synthetic in-memory images and captions,
  * so no decoding is timed. Not a test; bench/train_step.sh runs it beside bench/torch_train_step.py.
  *
- *   bench_train_step LM_DIR ARCH SIZE BATCH PREFIX TOKENS THREADS REPS
+ *   bench_train_step LM_DIR ARCH SIZE BATCH PREFIX TOKENS THREADS REPS [WIDTH]
  * e.g. bench_train_step bench/out/gpt2-small-random nf_resnet50 224 8 2 16 2 3
+ *      bench_train_step models/demo-lm tiny 32 32 7 10 2 3 0.5      (the demo's step)
  * Every caption has TOKENS tokens, so the LM sees PREFIX + TOKENS positions and PREFIX - 1 + TOKENS + 1 targets.
  *
  * The parts: the program is linked with -Wl,--wrap for the encoder, projector and LM calls that step.c makes,
@@ -180,12 +181,13 @@ static void update(frz_nfr_model *enc, frz_projector *proj, moments *mo, int64_t
 int main(int argc, char **argv)
 {
     if (argc < 9) {
-        fprintf(stderr, "usage: %s LM_DIR ARCH SIZE BATCH PREFIX TOKENS THREADS REPS\n", argv[0]);
+        fprintf(stderr, "usage: %s LM_DIR ARCH SIZE BATCH PREFIX TOKENS THREADS REPS [WIDTH]\n", argv[0]);
         return 2;
     }
     const char *lm_dir = argv[1], *arch = argv[2];
     const int R = atoi(argv[3]), B = atoi(argv[4]), P = atoi(argv[5]), L = atoi(argv[6]), nth = atoi(argv[7]),
               reps = atoi(argv[8]);
+    const float width = argc > 9 ? (float)atof(argv[9]) : 1.0f;  /* the encoder's channel multiplier */
     if (R < 1 || B < 1 || P < 1 || L < 1 || nth < 1 || reps < 1) {
         fprintf(stderr, "bench_train_step: sizes, threads and reps must be positive\n");
         return 2;
@@ -198,7 +200,7 @@ int main(int argc, char **argv)
     frz_step *step;
     if (frz_lm_load(lm_dir, &lm) != FRZ_OK) die(lm_dir);
     const int C = lm->cfg.n_embd, V = lm->cfg.n_vocab;
-    if (frz_nfr_config_named(arch, 1.0f, &cfg) != FRZ_OK || frz_nfr_create(&cfg, &enc) != FRZ_OK) die(arch);
+    if (frz_nfr_config_named(arch, width, &cfg) != FRZ_OK || frz_nfr_create(&cfg, &enc) != FRZ_OK) die(arch);
     frz_nfr_init(enc, 1);
     const int F = enc->arch.num_features;
     if (frz_proj_create(F, P, C, &proj) != FRZ_OK) die("projector");
@@ -247,7 +249,8 @@ int main(int argc, char **argv)
         return 1;
     }
     const double step_ms = median(t_step, reps);
-    printf("side libfrozen\nconfig %s %dpx batch %d prefix %d tokens %d threads %d\n", arch, R, B, P, L, nth);
+    printf("side libfrozen\nconfig %s %g %dpx batch %d prefix %d tokens %d threads %d\n", arch, (double)width, R, B,
+           P, L, nth);
     printf("blas_core %s\nloss %.4f\ntargets %lld\n", frz_blas_corename(), (double)loss, (long long)n_targets);
     printf("vision_ms %.1f\nlm_ms %.1f\nother_ms %.1f\nproj_adam_ms %.1f\nstep_ms %.1f\nstep_cpu_ms %.1f\n",
            median(t_vis, reps), median(t_lm, reps), median(t_other, reps), median(t_pa, reps), step_ms,

@@ -1,6 +1,6 @@
 """torch_train_step.py -- the PyTorch peer of bench_train_step.c: one Frozen training step on the same model.
 
-    /usr/bin/python3 bench/torch_train_step.py LM_DIR ARCH SIZE BATCH PREFIX TOKENS REPS
+    /usr/bin/python3 bench/torch_train_step.py LM_DIR ARCH SIZE BATCH PREFIX TOKENS REPS [WIDTH]
 
 The model: the independent references of tests/reference/ -- nfresnet_ref.NFResNet (float32, timm's
 initialisation), a linear projector nn.Linear(F, PREFIX*768), and gpt2_ref.GPT2 over the same GPT-2 folder the C
@@ -53,9 +53,10 @@ def reset_peak():
 
 def main():
     if len(sys.argv) < 8:
-        sys.exit("usage: torch_train_step.py LM_DIR ARCH SIZE BATCH PREFIX TOKENS REPS")
+        sys.exit("usage: torch_train_step.py LM_DIR ARCH SIZE BATCH PREFIX TOKENS REPS [WIDTH]")
     lm_dir, arch = sys.argv[1], sys.argv[2]
     R, B, P, L, reps = (int(a) for a in sys.argv[3:8])
+    width = float(sys.argv[8]) if len(sys.argv) > 8 else 1.0  # the encoder's channel multiplier
     nth = int(os.environ.get("OMP_NUM_THREADS", "2"))
     torch.set_num_threads(nth)
     torch.manual_seed(0)
@@ -66,7 +67,7 @@ def main():
     assert not any(w.requires_grad for w in lm.W.values())
     C, V = lm_cfg.n_embd, lm_cfg.vocab_size
     eot = V - 1  # GPT-2's <|endoftext|> is its last id
-    enc = nfr.NFResNet(nfr.config(arch, 1.0))
+    enc = nfr.NFResNet(nfr.config(arch, width))
     proj = torch.nn.Linear(enc.num_features, P * C)
     opt = torch.optim.Adam(list(enc.parameters()) + list(proj.parameters()), lr=3e-4, betas=(0.9, 0.95), eps=1e-8)
 
@@ -115,7 +116,7 @@ def main():
     assert proj.weight.grad.abs().sum() > 0 and enc.stem.conv.weight.grad.abs().sum() > 0
     step_ms = statistics.median(t_step)
     print("side pytorch")
-    print("config %s %dpx batch %d prefix %d tokens %d threads %d" % (arch, R, B, P, L, nth))
+    print("config %s %g %dpx batch %d prefix %d tokens %d threads %d" % (arch, width, R, B, P, L, nth))
     print("torch %s\nloss %.4f\ntargets %d" % (torch.__version__, float(loss), int((targets >= 0).sum())))
     for k, v in (("vision_ms", t_vis), ("lm_ms", t_lm), ("other_ms", t_other), ("proj_adam_ms", t_pa),
                  ("step_ms", t_step), ("step_cpu_ms", t_cpu)):

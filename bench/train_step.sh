@@ -7,15 +7,17 @@
 #
 #   a   GPT-2-small-shaped LM (bench/out/gpt2-small-random, random weights) + NF-ResNet-50 at 224 px
 #   b   the same LM + NF-ResNet-26 at 64 px (a configuration a small CPU trains in reasonable time)
-#   both: batch 8, 2 prefix tokens, 16-token captions.                 target: libfrozen >= 1.5x PyTorch images/s
+#       a and b: batch 8, 2 prefix tokens, 16-token captions.          target: libfrozen >= 1.5x PyTorch images/s
+#   d   the demo's step (`make demo`): its LM (models/demo-lm, 4 layers x 128) + the tiny NF-ResNet at width 0.5,
+#       32 px, batch 32, 7 prefix tokens, 10-token captions (not run by default: BENCH_CONFIGS="a b d")
 #
 # Both sides run with OPENBLAS_CORETYPE (default SkylakeX; set it to override) and OMP_NUM_THREADS = BENCH_THREADS
 # (default 2; libfrozen's n_threads and torch.set_num_threads take the same number). Each run is a separate
 # process: one warm-up step, then the median of BENCH_REPS steps (default 3). The machine is shared, so the
 # sides alternate (which goes first flips every round) for BENCH_ROUNDS rounds (default 3), and the table takes
 # each side's fastest round; every run is listed below it with its process CPU time and the load average.
-# BENCH_CONFIGS (default "a b") picks the configurations. Needs lib/libfrozen.a (make) and /usr/bin/python3
-# with torch; writes bench/out/gpt2-small-random (about 500 MB) if it is missing.
+# BENCH_CONFIGS (default "a b") picks the configurations (a, b, d). Needs lib/libfrozen.a (make) and
+# /usr/bin/python3 with torch; a and b write bench/out/gpt2-small-random (about 500 MB) if it is missing.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -29,7 +31,6 @@ PYTHON="${PYTHON:-/usr/bin/python3}"
 CC="${CC:-cc}"
 OUT=bench/out
 MODEL="$OUT/gpt2-small-random"
-BATCH=8 PREFIX=2 TOKENS=16
 mkdir -p "$OUT"
 
 [ -f lib/libfrozen.a ] || { echo "train_step: lib/libfrozen.a is missing; run make first" >&2; exit 1; }
@@ -43,13 +44,16 @@ done
 $CC -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude -Isrc $(pkg-config --cflags openblas) \
     bench/bench_train_step.c -o "$OUT/bench_train_step" lib/libfrozen.a $WRAP \
     $(pkg-config --libs openblas libpcre2-8 jansson libpng16 libjpeg) -lm -lpthread -fopenmp
-[ -f "$MODEL/model.safetensors" ] || "$PYTHON" bench/make_gpt2_small.py "$MODEL"
+case " $CONFIGS " in
+    *" a "* | *" b "*) [ -f "$MODEL/model.safetensors" ] || "$PYTHON" bench/make_gpt2_small.py "$MODEL" ;;
+esac
 
-config_args() { # config -> ARCH SIZE
+config_args() { # config -> ARCH SIZE LM_DIR BATCH PREFIX TOKENS WIDTH
     case "$1" in
-        a) echo "nf_resnet50 224" ;;
-        b) echo "nf_resnet26 64" ;;
-        *) echo "train_step: unknown configuration $1 (a or b)" >&2; exit 2 ;;
+        a) echo "nf_resnet50 224 $MODEL 8 2 16 1" ;;
+        b) echo "nf_resnet26 64 $MODEL 8 2 16 1" ;;
+        d) echo "tiny 32 models/demo-lm 32 7 10 0.5" ;;
+        *) echo "train_step: unknown configuration $1 (a, b or d)" >&2; exit 2 ;;
     esac
 }
 loadavg() { cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo "? ? ?"; }
@@ -58,17 +62,18 @@ run_side() { # round config side
     # shellcheck disable=SC2046
     set -- "$1" "$2" "$3" $(config_args "$2")
     f="$OUT/ts.$1.$2.$3.txt"
+    # $4 ARCH, $5 SIZE, $6 LM_DIR, $7 BATCH, $8 PREFIX, $9 TOKENS, ${10} WIDTH
     if [ "$3" = libfrozen ]; then
-        "$OUT/bench_train_step" "$MODEL" "$4" "$5" $BATCH $PREFIX $TOKENS "$THREADS" "$REPS" >"$f"
+        "$OUT/bench_train_step" "$6" "$4" "$5" "$7" "$8" "$9" "$THREADS" "$REPS" "${10}" >"$f"
     else
-        "$PYTHON" bench/torch_train_step.py "$MODEL" "$4" "$5" $BATCH $PREFIX $TOKENS "$REPS" >"$f"
+        "$PYTHON" bench/torch_train_step.py "$6" "$4" "$5" "$7" "$8" "$9" "$REPS" "${10}" >"$f"
     fi
     echo "load $(loadavg)" >>"$f"
 }
 
 LOAD0=$(loadavg)
-echo "train_step: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE OMP_NUM_THREADS=$OMP_NUM_THREADS, batch $BATCH, prefix $PREFIX," \
-    "captions $TOKENS tokens; medians of $REPS steps, best of $ROUNDS rounds; load average $LOAD0"
+echo "train_step: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE OMP_NUM_THREADS=$OMP_NUM_THREADS; medians of $REPS steps," \
+    "best of $ROUNDS rounds; load average $LOAD0"
 rm -f "$OUT"/ts.*.txt
 round=1
 while [ "$round" -le "$ROUNDS" ]; do
