@@ -30,13 +30,10 @@ static void attend_row(float *att, float *o, const float *qt, const float *k, co
         att[j] = dot;
         if (dot > mx) mx = dot;
     }
-    float sum = 0.0f;
-    #pragma omp simd reduction(+ : sum)
-    for (size_t j = 0; j < n_keys; j++) {
-        float e = frz_fast_expf(att[j] - mx);
-        att[j] = e;
-        sum += e;
-    }
+    #pragma omp simd
+    for (size_t j = 0; j < n_keys; j++) att[j] = frz_fast_expf(att[j] - mx);
+    float sum = 0.0f;  /* in index order, as frz_softmax_forward sums (softmax.c) */
+    for (size_t j = 0; j < n_keys; j++) sum += att[j];
     const float inv = 1.0f / sum;
 
     /* out = softmax(scores) @ v */
