@@ -245,7 +245,7 @@ run:
 	@bin/frozen generate --lm models/demo-tiny --prompt "A small red" --temperature 0.8 --seed 7 --max-tokens 40; echo
 
 # The demo's LM (models/demo-lm), made by libfrozen itself: world corpus, then pretrain (which learns the
-# tokenizer first); the exact recipe is demo/make_lm.sh (about 11-17 minutes on 2 cores).
+# tokenizer first); the exact recipe is demo/make_lm.sh (about 9-12 minutes on 2 cores).
 demo-lm:
 	@sh tools/deps.sh demo
 	@$(MAKE) --no-print-directory all demo-tools

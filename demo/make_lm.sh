@@ -6,7 +6,7 @@
 # random weights. Same machine type, same result (the runs are deterministic for a thread count).
 #
 #   sh demo/make_lm.sh [OUT=models/demo-lm] [THREADS=2] [BUILD=build]
-# About 11-17 minutes on 2 cores with OPENBLAS_CORETYPE=SkylakeX (set here when the CPU has AVX-512).
+# About 9-12 minutes on 2 cores with OPENBLAS_CORETYPE=SkylakeX (set here when the CPU has AVX-512).
 set -eu
 OUT=models/demo-lm THREADS=2 BUILD=build
 for arg in "$@"; do
