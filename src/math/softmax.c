@@ -8,9 +8,9 @@ void frz_softmax_forward(float *x, size_t n)
 {
     float mx = x[0];
     for (size_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    /* The exps vectorise; the sum goes in index order, one addition after another, so that a model trained with
-     * this code is the same to the last bit whatever the vector width (the shipped demo LM is reproduced byte for
-     * byte by `make demo-lm`). The same holds for the sums below and in attention.c. */
+    /* The exps vectorise; the sum goes in index order, one addition after another, as it did before they did: a
+     * reordered sum changes the last bits, and over 6000 steps `make demo-lm` then made another LM than the
+     * shipped one (docs/demo-run.md, "An LM made with other rounding"). So too the sums below and in attention.c. */
     #pragma omp simd
     for (size_t i = 0; i < n; i++) x[i] = frz_fast_expf(x[i] - mx);
     float sum = 0.0f;

@@ -36,7 +36,7 @@ double frz_sum_squares(const float *g, size_t n, int n_threads)
     #pragma omp parallel for num_threads(n_threads) schedule(static) if (n >= ADAM_PAR_MIN)
     for (size_t c = 0; c < SUMSQ_CHUNKS; c++) {
         size_t begin = c * chunk < n ? c * chunk : n, end = begin + chunk < n ? begin + chunk : n;
-        double s = 0.0;  /* in index order: the norm decides clipping, and training must not depend on the vector width */
+        double s = 0.0;  /* in index order, as before: the norm scales clipped steps (see softmax.c's sums) */
         for (size_t i = begin; i < end; i++) s += (double)g[i] * g[i];
         part[c] = s;
     }
