@@ -128,6 +128,27 @@ START_TEST(test_fast_exp)
 }
 END_TEST
 
+/* frz_zero clears every float in 1-3 threads' shares (uneven ones: a size no thread count divides), and nothing past
+ * the end; a buffer below the parallel threshold on one call. */
+START_TEST(test_zero)
+{
+    const size_t n = 3 * (size_t)FRZ_NN_PAR_MIN + 7;
+    float *p = malloc((n + 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (int nth = 1; nth <= 3; nth++) {
+        for (size_t i = 0; i <= n; i++) p[i] = 1.5f;
+        frz_zero(p, n, nth);
+        for (size_t i = 0; i < n; i++) ck_assert_msg(p[i] == 0.0f, "%d threads: float %zu not cleared", nth, i);
+        ck_assert(p[n] == 1.5f);
+    }
+    for (size_t i = 0; i <= 100; i++) p[i] = 2.0f;
+    frz_zero(p, 100, 3);
+    for (size_t i = 0; i < 100; i++) ck_assert(p[i] == 0.0f);
+    ck_assert(p[100] == 2.0f);
+    free(p);
+}
+END_TEST
+
 START_TEST(test_softmax_logsumexp)
 {
     enum { n = 50 };
@@ -307,6 +328,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_layernorm_parallel_rows);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_fast_exp);
+    tcase_add_test(tc, test_zero);
     tcase_add_test(tc, test_softmax_logsumexp);
     tcase_add_test(tc, test_matmul);
     tcase_add_test(tc, test_matmul_threaded);
