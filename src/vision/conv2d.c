@@ -190,6 +190,19 @@ static void conv_forward_tiled(const frz_conv_shape *s, float *y, const float *x
     }
 }
 
+/* A group's product (OC, g OH OW) back to NCHW outputs y, adding the bias: images [j0, j1), channels [o0, o1). */
+static void scatter_add_bias(const frz_conv_shape *s, float *y, const float *prod, const float *bias, int g, int j0,
+                             int j1, int o0, int o1)
+{
+    const size_t OHW = (size_t)s->OH * s->OW, N = (size_t)g * OHW, out_img = (size_t)s->OC * OHW;
+    for (int j = j0; j < j1; j++)
+        for (int o = o0; o < o1; o++) {
+            const float *src = prod + (size_t)o * N + (size_t)j * OHW;
+            float *dst = y + j * out_img + (size_t)o * OHW;
+            for (size_t p = 0; p < OHW; p++) dst[p] = src[p] + bias[o];
+        }
+}
+
 /* One group's forward with the columns shared out: each thread unfolds its own images (all rows), multiplies all
  * the weights onto its columns and scatters them to NCHW; no thread reads another's columns, so no barrier. Where
  * the group is wider than the layer has output channels (the stem and the first stages at small sizes: 32 output
@@ -199,7 +212,7 @@ static void conv_forward_by_images(const frz_conv_shape *s, float *y, const floa
                                    const float *bias, float *scratch, int g, int n_threads)
 {
     const int OHW = s->OH * s->OW, CKK = s->C * s->k * s->k, N = g * OHW;
-    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * OHW;
+    const size_t in_img = (size_t)s->C * s->H * s->W;
     float *prod = scratch + (size_t)CKK * N;
 #pragma omp parallel num_threads(n_threads)
     {
@@ -209,12 +222,7 @@ static void conv_forward_by_images(const frz_conv_shape *s, float *y, const floa
             im2col_rows(scratch + (size_t)lo * OHW, (size_t)N, x + lo * in_img, in_img, hi - lo, s, 0, CKK);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OC, (hi - lo) * OHW, CKK, 1.0f, w, CKK,
                         scratch + (size_t)lo * OHW, N, 0.0f, prod + (size_t)lo * OHW, N);
-            for (int j = lo; j < hi; j++)
-                for (int o = 0; o < s->OC; o++) {
-                    const float *src = prod + (size_t)o * N + (size_t)j * OHW;
-                    float *dst = y + j * out_img + (size_t)o * OHW;
-                    for (int p = 0; p < OHW; p++) dst[p] = src[p] + bias[o];
-                }
+            scatter_add_bias(s, y, prod, bias, g, lo, hi, 0, s->OC);
         }
     }
 }
@@ -256,13 +264,7 @@ void frz_conv_forward(const frz_conv_shape *s, float *out, const float *inp, con
             if (hi > lo)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, N, CKK, 1.0f, w + (size_t)lo * CKK,
                             CKK, cols, N, g == 1 ? 1.0f : 0.0f, prod + (size_t)lo * N, N);
-            if (g > 1)  /* scatter this thread's rows to NCHW, adding the bias */
-                for (int j = 0; j < g; j++)
-                    for (int o = lo; o < hi; o++) {
-                        const float *src = prod + (size_t)o * N + (size_t)j * OHW;
-                        float *dst = y + j * out_img + (size_t)o * OHW;
-                        for (int p = 0; p < OHW; p++) dst[p] = src[p] + bias[o];
-                    }
+            if (g > 1) scatter_add_bias(s, y, prod, bias, g, 0, g, lo, hi);  /* this thread's rows */
         }
     }
 }
