@@ -2,12 +2,15 @@
  *
  * (a) prefill: 8 sequence slots x 32 tokens in one frz_session_eval (FRZ_LOGITS_LAST), tokens/s;
  * (b) decode: batch 1 with the KV cache: prefill a 16-token prompt, then 64 single-token evals, each fed the
- *     argmax of the previous logits (greedy), tokens/s; and the same 64 tokens through frz_generate.
+ *     argmax of the previous logits (greedy), tokens/s; and the same 64 tokens through frz_generate;
+ * (c) a long prompt: one sequence of LONG_T tokens (the model's context if shorter) in one eval, tokens/s --
+ *     where attention's share grows with the square of the length.
  * Warm-up runs first; each figure is the median of REPS runs.
  *
  * Build (bench/run.sh does): cc -O2 -Iinclude bench/bench_lm.c lib/libfrozen.a $(pkg-config --libs ...) -fopenmp
  * Run: bench_lm MODEL_DIR [threads] [reps]
- * Prints "key value" lines: prefill_tok_s, decode_tok_s, generate_tok_s, weight_bytes_per_token, blas_core. */
+ * Prints "key value" lines: prefill_tok_s, decode_tok_s, generate_tok_s, prefill_long_tok_s, long_tokens,
+ * weight_bytes_per_token, blas_core. */
 #include "frozen.h"
 
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #define PREFILL_T 32
 #define DECODE_PROMPT 16
 #define DECODE_N 64
+#define LONG_T 1024
 #define MAX_REPS 64
 
 static double now(void)
@@ -78,6 +82,16 @@ static double run_prefill(frz_session *s, const int32_t *ids)
     CHECK("clearing the sequences", frz_session_seq_truncate(s, -1, 0));
     double t0 = now();
     CHECK("prefill eval", frz_session_eval(s, in, PREFILL_B, FRZ_LOGITS_LAST));
+    return now() - t0;
+}
+
+/* One prefill of a single sequence of n tokens; returns seconds. */
+static double run_long(frz_session *s, const int32_t *ids, size_t n)
+{
+    frz_input in = {0, n, ids, NULL};
+    CHECK("clearing the sequence", frz_session_seq_truncate(s, -1, 0));
+    double t0 = now();
+    CHECK("long prompt eval", frz_session_eval(s, &in, 1, FRZ_LOGITS_LAST));
     return now() - t0;
 }
 
@@ -163,11 +177,25 @@ int main(int argc, char **argv)
     for (int i = 0; i < reps; i++) t[i] = run_generate(s, prompt);
     double generate = DECODE_N / median(t, reps);
     frz_session_free(s);
+
+    const int64_t n_ctx = frz_lm_get(lm, FRZ_LM_N_CTX);
+    const size_t long_n = (size_t)(n_ctx < LONG_T ? n_ctx : LONG_T);
+    static int32_t long_ids[LONG_T];
+    fill_ids(long_ids, long_n, V, 3);
+    s = NULL;
+    CHECK("creating a session", frz_session_create(lm, &s));
+    CHECK("threads", frz_session_set_int(s, FRZ_OPT_THREADS, threads));
+    run_long(s, long_ids, long_n);
+    for (int i = 0; i < reps; i++) t[i] = run_long(s, long_ids, long_n);
+    double prefill_long = (double)long_n / median(t, reps);
+    frz_session_free(s);
     frz_lm_free(lm);
 
     printf("prefill_tok_s %.3f\n", prefill);
     printf("decode_tok_s %.3f\n", decode);
     printf("generate_tok_s %.3f\n", generate);
+    printf("prefill_long_tok_s %.3f\n", prefill_long);
+    printf("long_tokens %zu\n", long_n);
     printf("weight_bytes_per_token %lld\n", (long long)weight_bytes);
     printf("blas_core %s\n", frz_blas_corename());
     printf("threads %d\n", threads);

@@ -5,6 +5,7 @@
 #   prefill: 8 sequences x 32 tokens in one call       target: libfrozen >= 2x PyTorch
 #   decode:  batch 1, KV cache, 64 greedy tokens       target: >= 75% of the memory-bandwidth bound
 #            (bound = read bandwidth / bytes of f32 weights touched per token, LM head included)
+#   long prompt: 1 sequence x 1024 tokens in one call  (information: attention grows with the square of the length)
 #
 # A third program, blas_ceiling, times only the weight products of a decode step and of the prefill (through the
 # library's own thread split, nothing else): the most either row can reach with this BLAS, printed beside them.
@@ -77,8 +78,9 @@ function val(file, key,    line, kv) {
 }
 BEGIN {
     n = split(policies, pol, " ")
-    printf "\nruns:\n  %-6s %-8s %10s %15s %14s %14s %14s %16s\n", "round", "policy", "bw GB/s", "frozen prefill",
-        "torch prefill", "frozen decode", "torch decode", "frozen generate"
+    printf "\nruns:\n  %-6s %-8s %10s %15s %14s %14s %14s %16s %12s %12s\n", "round", "policy", "bw GB/s",
+        "frozen prefill", "torch prefill", "frozen decode", "torch decode", "frozen generate", "frozen long",
+        "torch long"
     for (r = 1; r <= rounds; r++) {
         for (i = 1; i <= n; i++) {
             b = val(out "/run." r ".membw." pol[i] ".1.txt", "membw_gb_s") + 0
@@ -87,12 +89,15 @@ BEGIN {
             f = out "/run." r ".frozen." pol[i] ".txt"; t = out "/run." r ".torch." pol[i] ".txt"
             fp = val(f, "prefill_tok_s") + 0; fd = val(f, "decode_tok_s") + 0; fg = val(f, "generate_tok_s") + 0
             tp = val(t, "prefill_tok_s") + 0; td = val(t, "decode_tok_s") + 0
+            fl = val(f, "prefill_long_tok_s") + 0; tl = val(t, "prefill_long_tok_s") + 0; ln = val(f, "long_tokens")
+            if (fl > bfl) bfl = fl; if (tl > btl) btl = tl
             wb = val(f, "weight_bytes_per_token") + 0; core = val(f, "blas_core")
             gv = val(out "/run." r ".blas." pol[i] ".txt", "sgemv_pass_tok_s") + 0; if (gv > bgv) bgv = gv
             gp = val(out "/run." r ".blas." pol[i] ".txt", "sgemm_prefill_tok_s") + 0; if (gp > bgp) bgp = gp
             if (fp > bfp) bfp = fp; if (fd > bfd) bfd = fd; if (fg > bfg) bfg = fg
             if (tp > btp) btp = tp; if (td > btd) btd = td
-            printf "  %-6d %-8s %10.2f %15.1f %14.1f %14.2f %14.2f %16.2f\n", r, pol[i], b, fp, tp, fd, td, fg
+            printf "  %-6d %-8s %10.2f %15.1f %14.1f %14.2f %14.2f %16.2f %12.1f %12.1f\n", r, pol[i], b, fp, tp, fd,
+                td, fg, fl, tl
         }
     }
     bound = bw * 1e9 / wb
@@ -106,6 +111,8 @@ BEGIN {
     printf "%-28s %11.1f%% %11.1f%% %9s %-26s %s\n", "decode, % of bound", 100 * bfd / bound, 100 * btd / bound,
         "", ">= 75%", (bfd >= 0.75 * bound) ? "yes" : "NO"
     printf "%-28s %12.2f %12s %9s %-26s %s\n", "frz_generate batch 1 (tok/s)", bfg, "-", "", "(information)", ""
+    printf "%-28s %12.1f %12.1f %8.2fx %-26s %s\n", sprintf("prefill 1x%s (tok/s)", ln), bfl, btl, bfl / btl,
+        "(information)", ""
     printf "\nwhat the BLAS alone does with the same products (bench/blas_ceiling.c; the rows above cannot beat it):\n"
     printf "%-28s %12.1f %12s %8.2fx %-26s %s\n", "prefill products (tok/s)", bgp, "-", bgp / btp, "(x PyTorch prefill)", ""
     printf "%-28s %12.2f %12s %9s %-26s %s\n", "decode products (tok/s)", bgv, "-", "", "(sgemv, 1 row)", ""

@@ -1,14 +1,15 @@
-"""torch_lm.py -- the PyTorch peer of bench_lm.c: the same GPT-2 folder, the same two measurements.
+"""torch_lm.py -- the PyTorch peer of bench_lm.c: the same GPT-2 folder, the same three measurements.
 
 (a) prefill: 8 sequences x 32 tokens in one forward, logits of each sequence's last position only;
-(b) greedy decode at batch 1 with a KV cache: prefill a 16-token prompt, then 64 single-token steps.
+(b) greedy decode at batch 1 with a KV cache: prefill a 16-token prompt, then 64 single-token steps;
+(c) a long prompt: one sequence of 1024 tokens (the model's context if shorter) in one forward.
 
 A plain GPT-2 forward as Hugging Face's GPT2LMHeadModel computes it (Conv1D weights [in, out], gelu_new,
 pre-LayerNorm, LM head tied to wte), written for speed the way a careful PyTorch user would: inference_mode,
 addmm for the projections, a preallocated KV cache written in place (no concatenation per step), the LM head on
 the last position only. torch.set_num_threads(N) with N from OMP_NUM_THREADS (default 2).
 
-Prints "prefill_tok_s X" and "decode_tok_s Y" (medians over REPS runs after warm-up).
+Prints "prefill_tok_s X", "decode_tok_s Y" and "prefill_long_tok_s Z" (medians over REPS runs after warm-up).
 Run: /usr/bin/python3 bench/torch_lm.py MODEL_DIR [REPS]
 """
 
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 
 PREFILL_B, PREFILL_T = 8, 32
 DECODE_PROMPT, DECODE_N = 16, 64
+LONG_T = 1024  # one long prompt (the model's context if shorter), as bench_lm.c
 
 
 def load_safetensors(path):
@@ -123,14 +125,26 @@ def main():
             logits = m.forward(nxt, DECODE_PROMPT + step)
         return time.perf_counter() - t0
 
+    long_n = min(LONG_T, m.w["wpe.weight"].shape[0])
+    long_ids = torch.randint(0, V, (1, long_n), generator=g)
+
+    def prefill_long():
+        m.reset_cache(1, long_n)
+        t0 = time.perf_counter()
+        m.forward(long_ids, 0)
+        return time.perf_counter() - t0
+
     with torch.inference_mode():
         for _ in range(2):  # warm-up: first-touch of weights, allocator, thread pool
             prefill()
         prefill_s = statistics.median(prefill() for _ in range(reps))
         decode()
         decode_s = statistics.median(decode() for _ in range(reps))
+        prefill_long()
+        long_s = statistics.median(prefill_long() for _ in range(reps))
     print("prefill_tok_s %.3f" % (PREFILL_B * PREFILL_T / prefill_s))
     print("decode_tok_s %.3f" % (DECODE_N / decode_s))
+    print("prefill_long_tok_s %.3f" % (long_n / long_s))
     print("threads %d" % torch.get_num_threads())
 
 

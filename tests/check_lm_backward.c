@@ -241,7 +241,7 @@ START_TEST(test_attention_backward)
         for (int nth = 1; nth <= 2; nth++) {
             frz_attention_forward_train(out, att, qkv, B, T, C, NH, scale, nth);
             /* the forward equals the cached-inference kernel's, and the kept probabilities are causal rows */
-            float *ref_out = malloc((size_t)T * C * sizeof *ref_out), *scratch = malloc(2 * T * sizeof *scratch);
+            float *ref_out = malloc((size_t)T * C * sizeof *ref_out), *scratch = malloc(frz_attention_scratch(T, 1) * sizeof *scratch);
             for (int b = 0; b < B; b++) {
                 const float *s = qkv + (size_t)b * T * 3 * C;
                 frz_attention_forward(ref_out, s, 3 * (size_t)C, s + C, s + 2 * C, 3 * (size_t)C, 0, T, C, NH, scale,

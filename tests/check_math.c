@@ -257,7 +257,7 @@ static void check_attention(size_t P, size_t T, int C, int NH, int nth)
     const size_t ldq = 3 * (size_t)C, ldkv = 5 * (size_t)C; /* strided like the fused qkv and the cache */
     float *q = random_floats(T * ldq, 1.0, 12), *k = random_floats((P + T) * ldkv, 1.0, 13);
     float *v = random_floats((P + T) * ldkv, 1.0, 14);
-    float *out = malloc(T * C * sizeof *out), *scratch = malloc((size_t)nth * (P + T) * sizeof *scratch);
+    float *out = malloc(T * C * sizeof *out), *scratch = malloc(frz_attention_scratch(P + T, nth) * sizeof *scratch);
     double *want = malloc(T * C * sizeof *want);
     double scale = 1.0 / sqrt((double)(C / NH));
     attention_ref(want, q, ldq, k, v, ldkv, P, T, C, NH, scale);
@@ -272,6 +272,13 @@ START_TEST(test_attention)
     check_attention(3, 4, 8, 2, 1);   /* new rows after cached ones */
     check_attention(5, 1, 12, 3, 2);  /* a decode step */
     check_attention(40, 60, 64, 4, 2); /* large enough for the threaded path */
+    /* from 16 new rows on, blocks of FRZ_ATTN_BLOCK rows through sgemm: just under and at the switch, one whole
+     * block, several with a partial last one after cached rows, on one and two threads */
+    check_attention(2, 15, 16, 2, 1);
+    check_attention(0, 16, 16, 2, 1);
+    check_attention(0, FRZ_ATTN_BLOCK, 24, 3, 2);
+    check_attention(7, 2 * FRZ_ATTN_BLOCK + 21, 32, 4, 1);
+    check_attention(7, 2 * FRZ_ATTN_BLOCK + 21, 32, 4, 2);
 }
 END_TEST
 

@@ -17,7 +17,7 @@ static void copy_rows(float *dst, size_t dst_stride, const float *src, size_t sr
 }
 
 /* Attention of layer l for one input whose rows start at `row`: its new keys and values join the sequence's cached
- * ones, then its new queries attend over all of them. scratch (nth * n_ctx) floats */
+ * ones, then its new queries attend over all of them. scratch frz_attention_scratch(n_ctx, nth) floats */
 static void attend(frz_session *s, const frz_input *in, size_t row, int l, float *scratch, int nth)
 {
     const frz_gpt2_config *c = &s->lm->cfg;
@@ -62,7 +62,8 @@ frz_status frz_gpt2_forward(frz_session *s, const frz_input *in, size_t n_in, si
         if (n_in >= 2 * (size_t)nth) {
             #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
             for (size_t i = 0; i < n_in; i++)
-                attend(s, &in[i], rows[i], l, a->scores + (size_t)omp_get_thread_num() * c->n_ctx, 1);
+                attend(s, &in[i], rows[i], l,
+                       a->scores + (size_t)omp_get_thread_num() * frz_attention_scratch((size_t)c->n_ctx, 1), 1);
         } else {
             for (size_t i = 0; i < n_in; i++) attend(s, &in[i], rows[i], l, a->scores, nth);
         }

@@ -150,9 +150,10 @@ frz_status frz_session_reserve(frz_session *s, size_t N, size_t M)
         size_t rows = FRZ_MAX(N, s->act_rows);
         int nth = FRZ_MAX(s->n_threads, s->act_threads);
         size_t per_row = 7 * C + F, floats;
-        if (!frz_mul_size(rows, per_row, &floats) || floats > (size_t)-1 / sizeof(float) - (size_t)nth * c->n_ctx)
+        const size_t scratch = frz_attention_scratch((size_t)c->n_ctx, nth);
+        if (!frz_mul_size(rows, per_row, &floats) || floats > (size_t)-1 / sizeof(float) - scratch)
             return frz_fail(FRZ_ERR_NOMEM, "activations for %zu rows are too large", rows);
-        float *mem = frz_malloc((floats + (size_t)nth * c->n_ctx) * sizeof(float), "activations");
+        float *mem = frz_malloc((floats + scratch) * sizeof(float), "activations");
         if (!mem) return FRZ_ERR_NOMEM;
         free(s->act_mem);
         s->act_mem = mem;

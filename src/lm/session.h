@@ -43,7 +43,7 @@ typedef struct frz_acts {
     float *att;    /* (N,C) attention output */
     float *proj;   /* (N,C) a projection's output before its residual add */
     float *fc;     /* (N,F) the MLP's hidden layer */
-    float *scores; /* (n_threads, n_ctx) attention scratch */
+    float *scores; /* frz_attention_scratch(n_ctx, n_threads) floats: attention's scratch */
 } frz_acts;
 
 struct frz_session {

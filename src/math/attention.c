@@ -1,9 +1,15 @@
 /* attention.c -- causal multi-head self-attention: over a sequence's KV cache (inference), and over a batch of
  * whole sequences keeping the probabilities (training), with its backward.
  *
- * A tight loop per (query row, head) rather than sgemm: the new rows of one sequence are few (a decode step has
- * one; a caption is tens of tokens), the keys are read in place with their row stride, and the causal mask
- * simply bounds the loop. Threads split the (row, head) pairs, or in the backward the (sequence, head) pairs. */
+ * Inference takes two roads. A few new rows (a decode step has one; a short append a handful) go through a tight
+ * loop per (query row, head): the keys are read in place with their row stride and the causal mask simply bounds
+ * the loop. A long prompt's rows go in blocks of FRZ_ATTN_BLOCK through cblas_sgemm, scores = Q K^T and out = P V
+ * per (block, head): at 1024 positions of GPT-2 small the row loop took most of the prefill (docs/performance.md,
+ * "Long prompts"). Training keeps the loops: its sequences are captions of tens of tokens, and the demo LM's
+ * recipe is reproduced byte for byte through them. Threads split the (row, head) pairs, the (block, head) pairs,
+ * or in the backward the (sequence, head) pairs. */
+#include "core/core.h"
+#include "math/blas.h"
 #include "math/fast_exp.h"
 #include "math/nn.h"
 
@@ -13,6 +19,21 @@
 /* Below this many multiply-adds per call the work stays on one thread (see FRZ_NN_PAR_MIN). A decode step of
  * GPT-2 small splits its 12 heads across threads once about 20 positions are cached. */
 #define ATTENTION_PAR_MIN 16384
+/* From this many new rows on, inference goes through sgemm in blocks of FRZ_ATTN_BLOCK rows. */
+#define ATTENTION_GEMM_MIN_ROWS 16
+
+/* att (n) holds scores with max mx; they become softmax probabilities. Exps vectorised, the sum in index order,
+ * as frz_softmax_forward sums (softmax.c). */
+static void softmax_scores(float *att, size_t n, float mx)
+{
+    #pragma omp simd
+    for (size_t j = 0; j < n; j++) att[j] = frz_fast_expf(att[j] - mx);
+    float sum = 0.0f;
+    for (size_t j = 0; j < n; j++) sum += att[j];
+    const float inv = 1.0f / sum;
+    #pragma omp simd
+    for (size_t j = 0; j < n; j++) att[j] *= inv;
+}
 
 /* One query row of one head over n_keys keys: att (n_keys) receives softmax(q . k_j * scale) and o (hs) the
  * probability-weighted sum of the values. k and v rows are ldkv floats apart. */
@@ -30,35 +51,67 @@ static void attend_row(float *att, float *o, const float *qt, const float *k, co
         att[j] = dot;
         if (dot > mx) mx = dot;
     }
-    #pragma omp simd
-    for (size_t j = 0; j < n_keys; j++) att[j] = frz_fast_expf(att[j] - mx);
-    float sum = 0.0f;  /* in index order, as frz_softmax_forward sums (softmax.c) */
-    for (size_t j = 0; j < n_keys; j++) sum += att[j];
-    const float inv = 1.0f / sum;
+    softmax_scores(att, n_keys, mx);
 
     /* out = softmax(scores) @ v */
     for (int i = 0; i < hs; i++) o[i] = 0.0f;
     for (size_t j = 0; j < n_keys; j++) {
         const float *vj = v + j * ldkv;
-        const float p = att[j] * inv;
-        att[j] = p;
+        const float p = att[j];
         #pragma omp simd
         for (int i = 0; i < hs; i++) o[i] += p * vj[i];
     }
+}
+
+/* Rows t0 .. t0+R-1 (positions P+t0 ..) of one head through two products. The block's last row sees
+ * n = P+t0+R keys; row r sees P+t0+r+1 of them, and the probabilities past that are set to 0 so that one
+ * product serves the whole block. att (R, n) scratch; q, k, v, o already offset to the head's columns. */
+static void attend_block(float *att, float *o, size_t ldo, const float *q, size_t ldq, const float *k,
+                         const float *v, size_t ldkv, size_t P, size_t t0, size_t R, int hs, float scale)
+{
+    const size_t n = P + t0 + R;
+    /* att (R,n) = scale * q (R,hs) @ k^T (hs,n) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, hs, scale, q, (int)ldq, k, (int)ldkv,
+                0.0f, att, (int)n);
+    for (size_t r = 0; r < R; r++) {
+        float *row = att + r * n;
+        const size_t valid = P + t0 + r + 1;
+        float mx = -INFINITY;
+        for (size_t j = 0; j < valid; j++) mx = row[j] > mx ? row[j] : mx;
+        softmax_scores(row, valid, mx);
+        for (size_t j = valid; j < n; j++) row[j] = 0.0f; /* causal */
+    }
+    /* o (R,hs) = att (R,n) @ v (n,hs) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, hs, (int)n, 1.0f, att, (int)n, v, (int)ldkv,
+                0.0f, o, (int)ldo);
 }
 
 void frz_attention_forward(float *out, const float *q, size_t ldq, const float *k, const float *v, size_t ldkv,
                            size_t P, size_t T, int C, int NH, float scale, float *scratch, int nth)
 {
     const int hs = C / NH;
-    const size_t n_pairs = T * (size_t)NH;
-    const size_t work = n_pairs * (P + T) * (size_t)hs;
+    const size_t work = T * (size_t)NH * (P + T) * (size_t)hs;
 
+    if (T >= ATTENTION_GEMM_MIN_ROWS) {
+        const size_t n_blocks = (T + FRZ_ATTN_BLOCK - 1) / FRZ_ATTN_BLOCK, n_tasks = n_blocks * (size_t)NH;
+        frz_blas_set_threads(1); /* each OpenMP thread calls single-threaded OpenBLAS, as frz_gemm_acc does */
+        /* later blocks see more keys: dynamic scheduling evens the threads out */
+        #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) if (work >= ATTENTION_PAR_MIN)
+        for (size_t task = 0; task < n_tasks; task++) {
+            const size_t blk = task / (size_t)NH, h = task % (size_t)NH;
+            const size_t t0 = blk * FRZ_ATTN_BLOCK, R = FRZ_MIN((size_t)FRZ_ATTN_BLOCK, T - t0);
+            float *att = scratch + (size_t)omp_get_thread_num() * frz_attention_scratch(P + T, 1);
+            attend_block(att, out + t0 * (size_t)C + h * hs, (size_t)C, q + t0 * ldq + h * hs, ldq, k + h * hs,
+                         v + h * hs, ldkv, P, t0, R, hs, scale);
+        }
+        return;
+    }
+    const size_t n_pairs = T * (size_t)NH;
     #pragma omp parallel for num_threads(nth) schedule(static, 1) if (work >= ATTENTION_PAR_MIN)
     for (size_t pair = 0; pair < n_pairs; pair++) {
         const size_t t = pair / (size_t)NH;
         const size_t h = pair % (size_t)NH;
-        float *att = scratch + (size_t)omp_get_thread_num() * (P + T); /* att (P + t + 1) */
+        float *att = scratch + (size_t)omp_get_thread_num() * frz_attention_scratch(P + T, 1); /* att (P + t + 1) */
         /* causal: keys up to and including this position */
         attend_row(att, out + t * (size_t)C + h * hs, q + t * ldq + h * hs, k + h * hs, v + h * hs, ldkv, P + t + 1,
                    hs, scale);

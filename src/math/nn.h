@@ -94,12 +94,21 @@ void frz_matmul_wt_backward(float *dinp, float *dweight, float *dbias, const flo
 
 /* ---- attention.c ---------------------------------------------------------------------------------------- */
 
+/* Rows a thread of frz_attention_forward takes at once through sgemm (its scratch holds their scores). */
+#define FRZ_ATTN_BLOCK 64
+
+/* Floats of scratch frz_attention_forward needs for n_threads threads over n_keys keys (P + T). */
+static inline size_t frz_attention_scratch(size_t n_keys, int n_threads)
+{
+    return (size_t)n_threads * FRZ_ATTN_BLOCK * n_keys;
+}
+
 /* Causal multi-head attention of one sequence: T new positions after P cached ones. Query row t (position
  * P + t) attends to key/value rows 0 .. P + t. The caller has already stored the new keys and values at rows
  * P .. P+T-1 of k and v. Rows of q, k and v are strided so that they can point into a fused qkv buffer or a KV
  * cache that keeps every layer of a position together.
  * out (T,C), q (T, ldq) first C columns, k and v (P+T, ldkv) first C columns, C = NH * head size,
- * scratch (nth * (P+T)) floats. scale: 1/sqrt(head size) for GPT-2, or 1. */
+ * scratch frz_attention_scratch(P + T, nth) floats. scale: 1/sqrt(head size) for GPT-2, or 1. */
 void frz_attention_forward(float *out, const float *q, size_t ldq, const float *k, const float *v, size_t ldkv,
                            size_t P, size_t T, int C, int NH, float scale, float *scratch, int nth);
 
