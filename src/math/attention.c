@@ -1,13 +1,12 @@
 /* attention.c -- causal multi-head self-attention: over a sequence's KV cache (inference), and over a batch of
  * whole sequences keeping the probabilities (training), with its backward.
  *
- * Inference takes two roads. A few new rows (a decode step has one; a short append a handful) go through a tight
- * loop per (query row, head): the keys are read in place with their row stride and the causal mask simply bounds
- * the loop. A long prompt's rows go in blocks of FRZ_ATTN_BLOCK through cblas_sgemm, scores = Q K^T and out = P V
- * per (block, head): at 1024 positions of GPT-2 small the row loop took most of the prefill (docs/performance.md,
- * "Long prompts"). Training keeps the loops: its sequences are captions of tens of tokens, and the demo LM's
- * recipe is reproduced byte for byte through them. Threads split the (row, head) pairs, the (block, head) pairs,
- * or in the backward the (sequence, head) pairs. */
+ * Inference goes through cblas_sgemm: the new rows in blocks of FRZ_ATTN_BLOCK per head, scores = Q K^T over the
+ * keys the block sees, then out = P V, the keys and values read in place with their row stride. It replaced a
+ * loop per (query row, head) that was 2-5x slower from a decode step (one row) to a long prompt, where it took
+ * most of the prefill (docs/performance.md, "Long prompts"). Training keeps that loop: its sequences are captions
+ * of tens of tokens, and the demo LM's recipe is reproduced byte for byte through it. Threads split the
+ * (block, head) pairs, the (row, head) pairs of training, or in the backward the (sequence, head) pairs. */
 #include "core/core.h"
 #include "math/blas.h"
 #include "math/fast_exp.h"
@@ -19,8 +18,6 @@
 /* Below this many multiply-adds per call the work stays on one thread (see FRZ_NN_PAR_MIN). A decode step of
  * GPT-2 small splits its 12 heads across threads once about 20 positions are cached. */
 #define ATTENTION_PAR_MIN 16384
-/* From this many new rows on, inference goes through sgemm in blocks of FRZ_ATTN_BLOCK rows. */
-#define ATTENTION_GEMM_MIN_ROWS 16
 
 /* att (n) holds scores with max mx; they become softmax probabilities. Exps vectorised, the sum in index order,
  * as frz_softmax_forward sums (softmax.c). */
@@ -35,8 +32,8 @@ static void softmax_scores(float *att, size_t n, float mx)
     for (size_t j = 0; j < n; j++) att[j] *= inv;
 }
 
-/* One query row of one head over n_keys keys: att (n_keys) receives softmax(q . k_j * scale) and o (hs) the
- * probability-weighted sum of the values. k and v rows are ldkv floats apart. */
+/* One query row of one head over n_keys keys (training's forward): att (n_keys) receives softmax(q . k_j * scale)
+ * and o (hs) the probability-weighted sum of the values. k and v rows are ldkv floats apart. */
 static void attend_row(float *att, float *o, const float *qt, const float *k, const float *v, size_t ldkv,
                        size_t n_keys, int hs, float scale)
 {
@@ -91,30 +88,16 @@ void frz_attention_forward(float *out, const float *q, size_t ldq, const float *
 {
     const int hs = C / NH;
     const size_t work = T * (size_t)NH * (P + T) * (size_t)hs;
-
-    if (T >= ATTENTION_GEMM_MIN_ROWS) {
-        const size_t n_blocks = (T + FRZ_ATTN_BLOCK - 1) / FRZ_ATTN_BLOCK, n_tasks = n_blocks * (size_t)NH;
-        frz_blas_set_threads(1); /* each OpenMP thread calls single-threaded OpenBLAS, as frz_gemm_acc does */
-        /* later blocks see more keys: dynamic scheduling evens the threads out */
-        #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) if (work >= ATTENTION_PAR_MIN)
-        for (size_t task = 0; task < n_tasks; task++) {
-            const size_t blk = task / (size_t)NH, h = task % (size_t)NH;
-            const size_t t0 = blk * FRZ_ATTN_BLOCK, R = FRZ_MIN((size_t)FRZ_ATTN_BLOCK, T - t0);
-            float *att = scratch + (size_t)omp_get_thread_num() * frz_attention_scratch(P + T, 1);
-            attend_block(att, out + t0 * (size_t)C + h * hs, (size_t)C, q + t0 * ldq + h * hs, ldq, k + h * hs,
-                         v + h * hs, ldkv, P, t0, R, hs, scale);
-        }
-        return;
-    }
-    const size_t n_pairs = T * (size_t)NH;
-    #pragma omp parallel for num_threads(nth) schedule(static, 1) if (work >= ATTENTION_PAR_MIN)
-    for (size_t pair = 0; pair < n_pairs; pair++) {
-        const size_t t = pair / (size_t)NH;
-        const size_t h = pair % (size_t)NH;
-        float *att = scratch + (size_t)omp_get_thread_num() * frz_attention_scratch(P + T, 1); /* att (P + t + 1) */
-        /* causal: keys up to and including this position */
-        attend_row(att, out + t * (size_t)C + h * hs, q + t * ldq + h * hs, k + h * hs, v + h * hs, ldkv, P + t + 1,
-                   hs, scale);
+    const size_t n_blocks = (T + FRZ_ATTN_BLOCK - 1) / FRZ_ATTN_BLOCK, n_tasks = n_blocks * (size_t)NH;
+    frz_blas_set_threads(1); /* each OpenMP thread calls single-threaded OpenBLAS, as frz_gemm_acc does */
+    /* later blocks see more keys: dynamic scheduling evens the threads out */
+    #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) if (work >= ATTENTION_PAR_MIN)
+    for (size_t task = 0; task < n_tasks; task++) {
+        const size_t blk = task / (size_t)NH, h = task % (size_t)NH;
+        const size_t t0 = blk * FRZ_ATTN_BLOCK, R = FRZ_MIN((size_t)FRZ_ATTN_BLOCK, T - t0);
+        float *att = scratch + (size_t)omp_get_thread_num() * frz_attention_scratch(P + T, 1);
+        attend_block(att, out + t0 * (size_t)C + h * hs, (size_t)C, q + t0 * ldq + h * hs, ldq, k + h * hs,
+                     v + h * hs, ldkv, P, t0, R, hs, scale);
     }
 }
 
