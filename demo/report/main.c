@@ -212,11 +212,13 @@ static int write_report(const report_args *a)
               "(default: above both chance and blind) and whether Frozen met it; n: Frozen's examples. '-': not "
               "run. Captioning is right when the caption's shape and colour words equal the reference's.\n\n",
               md);
-        int judged = 0, met = dr_table_write(md, &r, chance, &judged);
-        fprintf(md, "\nFrozen met %d of %d targets.\n\n## Plots\n\n", met, judged);
+        dr_tally tally;
+        dr_table_write(md, &r, chance, &tally);
+        dr_tally_write(md, &tally);
+        fputs("\n## Plots\n\n", md);
         /* the table on stdout too */
-        dr_table_write(stdout, &r, chance, &judged);
-        printf("\nFrozen met %d of %d targets.\n", met, judged);
+        dr_table_write(stdout, &r, chance, &tally);
+        dr_tally_write(stdout, &tally);
         if (dr_plots_write(a->out, &r, md) != 0) rc = CLI_FAIL;
         samples(md, a->out, &r, a->samples);
         timings(md, a->out);

@@ -73,9 +73,19 @@ extern const size_t dr_n_rows;
 /* Reads "key value" or "key +points base-key" lines ('#' comments, blank lines) into the rows' targets. 0 or -1 (message printed). */
 int dr_targets_load(const char *path);
 
+/* What the table's last column adds up to. */
+typedef struct dr_tally {
+    int judged;     /* rows with both a Frozen result and a target */
+    int met;        /* ... whose target Frozen met */
+    int beyond_lm;  /* missed rows where the LM's own text ceiling does not reach the target either: with captions
+                     * in place of the images the LM falls short, so no vision encoder can get there through it */
+} dr_tally;
+
 /* Writes the summary table as Markdown (also fit for a terminal). chance[] holds each row's chance level in
- * percent (NAN: unknown). Returns the number of rows whose target is met. */
-int dr_table_write(FILE *f, const dr_results *r, const double *chance, int *n_judged);
+ * percent (NAN: unknown). */
+void dr_table_write(FILE *f, const dr_results *r, const double *chance, dr_tally *tally);
+/* The sentence under the table: targets met, and how many of the missed ones are beyond the LM. */
+void dr_tally_write(FILE *f, const dr_tally *t);
 
 /* Each row's chance level: binding 100/ways, captioning 100/(shapes x colours), VQA tasks from the questions
  * and answers of the evaluated examples (the mean over questions of 1/(distinct answers to that question)). */

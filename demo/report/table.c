@@ -169,10 +169,15 @@ static double frozen_value(const dr_results *r, size_t i)
     return x ? x->percent : NAN;
 }
 
-int dr_table_write(FILE *f, const dr_results *r, const double *chance, int *n_judged)
+/* Whether value v reaches a target (relative: strictly above it). */
+static int reaches(double v, double target, int relative)
 {
-    int met_count = 0;
-    *n_judged = 0;
+    return relative ? v > target : v >= target;
+}
+
+void dr_table_write(FILE *f, const dr_results *r, const double *chance, dr_tally *tally)
+{
+    *tally = (dr_tally){0, 0, 0};
     fputs("| task |", f);
     for (size_t k = 0; k < dr_n_runs; k++) fprintf(f, " %s |", dr_runs[k].title);
     fputs(" chance | paper (Frozen) | target | met | n |\n|---|", f);
@@ -181,12 +186,13 @@ int dr_table_write(FILE *f, const dr_results *r, const double *chance, int *n_ju
     for (size_t i = 0; i < dr_n_rows; i++) {
         const dr_row *row = &dr_rows[i];
         fprintf(f, "| %s |", row->label);
-        double v[16];
+        double v[16], ceiling = NAN;
         long n = 0;
         for (size_t k = 0; k < dr_n_runs; k++) {
             const dr_result *x = dr_results_find(r, dr_runs[k].name, row->task, row->shots, row->induction);
             v[k] = x ? x->percent : NAN;
             if (x && k == 0) n = x->n;
+            if (strcmp(dr_runs[k].name, "text") == 0) ceiling = v[k];
             cell(f, v[k]);
         }
         cell(f, chance[i]);
@@ -198,10 +204,11 @@ int dr_table_write(FILE *f, const dr_results *r, const double *chance, int *n_ju
         if (relative) target = fmax(isnan(chance[i]) ? -INFINITY : chance[i], isnan(v[1]) ? -INFINITY : v[1]);
         const char *met = "-";
         if (!isnan(v[0]) && isfinite(target)) {
-            int ok = relative ? v[0] > target : v[0] >= target;
+            int ok = reaches(v[0], target, relative);
             met = ok ? "yes" : "no";
-            met_count += ok;
-            (*n_judged)++;
+            tally->judged++;
+            tally->met += ok;
+            tally->beyond_lm += !ok && !isnan(ceiling) && !reaches(ceiling, target, relative);
         }
         if (!isfinite(target)) fputs(" - |", f);
         else fprintf(f, " %s%.1f |", relative ? "> " : ">= ", target);
@@ -209,5 +216,15 @@ int dr_table_write(FILE *f, const dr_results *r, const double *chance, int *n_ju
         if (n) fprintf(f, " %ld |\n", n);
         else fputs(" - |\n", f);
     }
-    return met_count;
+}
+
+void dr_tally_write(FILE *f, const dr_tally *t)
+{
+    fprintf(f, "\nFrozen met %d of %d targets.", t->met, t->judged);
+    const int missed = t->judged - t->met;
+    if (t->beyond_lm > 0)
+        fprintf(f, " Of the %d missed, %d %s beyond the LM itself: its text ceiling (captions in place of the "
+                   "images) does not reach the target either, so no vision encoder can get there through this LM.",
+                missed, t->beyond_lm, t->beyond_lm == 1 ? "is" : "are");
+    fputc('\n', f);
 }
