@@ -3,7 +3,7 @@
  *
  * Inference goes through cblas_sgemm: the new rows in blocks of FRZ_ATTN_BLOCK per head, scores = Q K^T over the
  * keys the block sees, then out = P V, the keys and values read in place with their row stride. It replaced a
- * loop per (query row, head) that was 2-5x slower from a decode step (one row) to a long prompt, where it took
+ * loop per (query row, head) that was 1.5-5x slower from a decode step (one row) to a long prompt, where it took
  * most of the prefill (docs/performance.md, "Long prompts"). Training keeps that loop: its sequences are captions
  * of tens of tokens, and the demo LM's recipe is reproduced byte for byte through it. Threads split the
  * (block, head) pairs, the (row, head) pairs of training, or in the backward the (sequence, head) pairs. */
@@ -89,7 +89,10 @@ void frz_attention_forward(float *out, const float *q, size_t ldq, const float *
     const int hs = C / NH;
     const size_t work = T * (size_t)NH * (P + T) * (size_t)hs;
     const size_t n_blocks = (T + FRZ_ATTN_BLOCK - 1) / FRZ_ATTN_BLOCK, n_tasks = n_blocks * (size_t)NH;
-    frz_blas_set_threads(1); /* each OpenMP thread calls single-threaded OpenBLAS, as frz_gemm_acc does */
+    /* each OpenMP thread calls single-threaded OpenBLAS, as frz_gemm_acc does. Inside a team (gpt2_forward gives
+     * threads whole sequences) the layer's products have just set that, and threads calling at once should not
+     * touch OpenBLAS's process-wide setting */
+    if (!omp_in_parallel()) frz_blas_set_threads(1);
     /* later blocks see more keys: dynamic scheduling evens the threads out */
     #pragma omp parallel for num_threads(nth) schedule(dynamic, 1) if (work >= ATTENTION_PAR_MIN)
     for (size_t task = 0; task < n_tasks; task++) {
