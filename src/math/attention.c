@@ -3,7 +3,7 @@
  *
  * Inference goes through cblas_sgemm: the new rows in blocks of FRZ_ATTN_BLOCK per head, scores = Q K^T over the
  * keys the block sees, then out = P V, the keys and values read in place with their row stride. It replaced a
- * loop per (query row, head) that was 1.5-5x slower from a decode step (one row) to a long prompt, where it took
+ * loop per (query row, head) that was 1.2-5x slower from a decode step (one row) to a long prompt, where it took
  * most of the prefill (docs/performance.md, "Long prompts"). Training keeps that loop: its sequences are captions
  * of tens of tokens, and the demo LM's recipe is reproduced byte for byte through it. Threads split the
  * (block, head) pairs, the (row, head) pairs of training, or in the backward the (sequence, head) pairs. */
