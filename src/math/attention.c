@@ -9,46 +9,28 @@
  * (block, head) pairs, the (row, head) pairs of training, or in the backward the (sequence, head) pairs. */
 #include "core/core.h"
 #include "math/blas.h"
-#include "math/fast_exp.h"
 #include "math/nn.h"
 
-#include <math.h>
 #include <omp.h>
 
 /* Below this many multiply-adds per call the work stays on one thread (see FRZ_NN_PAR_MIN). A decode step of
  * GPT-2 small splits its 12 heads across threads once about 20 positions are cached. */
 #define ATTENTION_PAR_MIN 16384
 
-/* att (n) holds scores with max mx; they become softmax probabilities. Exps vectorised, the sum in index order,
- * as frz_softmax_forward sums (softmax.c). */
-static void softmax_scores(float *att, size_t n, float mx)
-{
-    #pragma omp simd
-    for (size_t j = 0; j < n; j++) att[j] = frz_fast_expf(att[j] - mx);
-    float sum = 0.0f;
-    for (size_t j = 0; j < n; j++) sum += att[j];
-    const float inv = 1.0f / sum;
-    #pragma omp simd
-    for (size_t j = 0; j < n; j++) att[j] *= inv;
-}
-
 /* One query row of one head over n_keys keys (training's forward): att (n_keys) receives softmax(q . k_j * scale)
  * and o (hs) the probability-weighted sum of the values. k and v rows are ldkv floats apart. */
 static void attend_row(float *att, float *o, const float *qt, const float *k, const float *v, size_t ldkv,
                        size_t n_keys, int hs, float scale)
 {
-    /* scores = q . k * scale, and their max for a stable softmax */
-    float mx = -INFINITY;
+    /* scores = q . k * scale, then their softmax */
     for (size_t j = 0; j < n_keys; j++) {
         const float *kj = k + j * ldkv;
         float dot = 0.0f;
         #pragma omp simd reduction(+ : dot)
         for (int i = 0; i < hs; i++) dot += qt[i] * kj[i];
-        dot *= scale;
-        att[j] = dot;
-        if (dot > mx) mx = dot;
+        att[j] = dot * scale;
     }
-    softmax_scores(att, n_keys, mx);
+    frz_softmax_forward(att, n_keys);
 
     /* out = softmax(scores) @ v */
     for (int i = 0; i < hs; i++) o[i] = 0.0f;
@@ -73,9 +55,7 @@ static void attend_block(float *att, float *o, size_t ldo, const float *q, size_
     for (size_t r = 0; r < R; r++) {
         float *row = att + r * n;
         const size_t valid = P + t0 + r + 1;
-        float mx = -INFINITY;
-        for (size_t j = 0; j < valid; j++) mx = row[j] > mx ? row[j] : mx;
-        softmax_scores(row, valid, mx);
+        frz_softmax_forward(row, valid);
         for (size_t j = valid; j < n; j++) row[j] = 0.0f; /* causal */
     }
     /* o (R,hs) = att (R,n) @ v (n,hs) */
